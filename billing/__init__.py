@@ -1,0 +1,1 @@
+"""Billing Office: the ledger (domain, data layer, services) behind the app."""

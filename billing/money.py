@@ -1,0 +1,90 @@
+"""Money as integer minor units: parsing user text exactly, printing with the currency's digits.
+
+A float never touches an amount. Text from users and CSV files is parsed with
+`Decimal`; more fractional digits than the currency has is an error, never a
+silent rounding (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+from billing.errors import Problem, ValidationError
+
+_AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
+MAX_MINOR = 10**15  # ten trillion dollars: far beyond any invoice, far inside int64
+
+
+@cache
+def currency_digits(currency: str) -> int:
+    """Number of fractional digits of an ISO 4217 currency (USD 2, JPY 0, KWD 3)."""
+    return int(get_currency_precision(currency))
+
+
+@cache
+def _known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def check_currency(currency: str, *, field: str = "currency") -> str:
+    """Return the upper-cased ISO code, or raise if it is not a known currency."""
+    code = (currency or "").strip().upper()
+    if len(code) != 3 or code not in _known_currencies():
+        raise ValidationError(Problem(field, currency, "is not an ISO 4217 currency code"))
+    return code
+
+
+def parse_amount(
+    text: str, currency: str, *, field: str = "amount", allow_zero: bool = False
+) -> int:
+    """Parse a decimal string like ``"1234.50"`` into minor units of `currency`.
+
+    Accepts digits with an optional point; refuses thousands separators, decimal
+    commas, exponents and signs, because each of them has been read two ways by
+    someone (``"9,99"`` must never become 999).
+    """
+    raw = text.strip() if isinstance(text, str) else text
+    if not isinstance(raw, str) or not raw:
+        raise ValidationError(Problem(field, text, "is required"))
+    match = _AMOUNT.match(raw)
+    if match is None:
+        raise ValidationError(
+            Problem(field, text, "is not an amount: use digits and a point, like 1234.50")
+        )
+    if match["sign"]:
+        raise ValidationError(Problem(field, text, "must be positive"))
+    digits = currency_digits(currency)
+    frac = match["frac"] or ""
+    if len(frac) > digits:
+        raise ValidationError(
+            Problem(field, text, f"has more than {digits} decimal places for {currency}")
+        )
+    minor = int(match["int"]) * 10**digits + int(frac.ljust(digits, "0") or "0")
+    if minor == 0 and not allow_zero:
+        raise ValidationError(Problem(field, text, "must be greater than zero"))
+    if minor >= MAX_MINOR:
+        raise ValidationError(Problem(field, text, "is too large"))
+    return minor
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Plain machine-readable amount with exactly the currency's digits: ``"1234.50"``."""
+    digits = currency_digits(currency)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(int(minor)), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def display_amount(minor: int, currency: str, *, locale: str = "en_US") -> str:
+    """Human display with symbol and grouping (``"$1,234.50"``), for pages and PDFs."""
+    value = Decimal(int(minor)).scaleb(-currency_digits(currency))
+    return str(format_currency(value, currency, locale=locale))
+
+
+def round_half_up(value: Decimal) -> int:
+    """Round a Decimal amount of minor units to an integer, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

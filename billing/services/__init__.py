@@ -1,0 +1,54 @@
+"""Every write to the ledger goes through these functions.
+
+Each takes the session keyword-only and runs inside the caller's
+`billing.db.write_session`, so one user action (or one whole CSV import) is one
+transaction: role check, validation, invariants, audit row, all or nothing.
+"""
+
+from billing.services.activities import ActivityCreate, add_activity
+from billing.services.adjustments import AdjustmentCreate, adjust_invoice
+from billing.services.customers import (
+    CustomerCreate,
+    CustomerUpdate,
+    create_customer,
+    update_customer,
+)
+from billing.services.invoices import (
+    InvoiceCreate,
+    LineCreate,
+    create_invoice,
+    post_invoice,
+    void_invoice,
+)
+from billing.services.payments import (
+    Applied,
+    PaymentCreate,
+    PaymentPosted,
+    allocate_payment,
+    post_payment,
+)
+from billing.services.users import add_user, hash_password, verify_password
+
+__all__ = [
+    "ActivityCreate",
+    "AdjustmentCreate",
+    "Applied",
+    "CustomerCreate",
+    "CustomerUpdate",
+    "InvoiceCreate",
+    "LineCreate",
+    "PaymentCreate",
+    "PaymentPosted",
+    "add_activity",
+    "add_user",
+    "adjust_invoice",
+    "allocate_payment",
+    "create_customer",
+    "create_invoice",
+    "hash_password",
+    "post_invoice",
+    "post_payment",
+    "update_customer",
+    "verify_password",
+    "void_invoice",
+]

@@ -1,0 +1,355 @@
+"""Posting payments and applying them to invoices (SPEC §2).
+
+Concurrency: the rows a posting changes are locked before their balances are
+read, payment first and then invoices by ascending id, so two clerks can never
+both spend the same open balance and two postings can never deadlock. On SQLite
+the whole transaction already holds the write lock (`BEGIN IMMEDIATE`). The
+CHECK constraints on `settled_minor` and `allocated_minor` are the backstop.
+
+An idempotency key (one per form render, or per import row) makes a retried or
+double-clicked post return the first result instead of creating a second payment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.allocation import OpenItem, plan_auto_allocation, plan_targeted_allocation
+from billing.errors import Conflict, Problem, ValidationError
+from billing.models import Allocation, Customer, Invoice, InvoiceStatus, Payment
+from billing.money import MAX_MINOR
+from billing.roles import Action, Actor, require
+from billing.services._common import customer_by_code, invoice_by_number, locked, payment_by_id
+from billing.validation import Checker
+
+
+@dataclass(frozen=True)
+class PaymentCreate:
+    """A payment as received. Without `invoice_number` it is auto-allocated, oldest first."""
+
+    customer_code: str
+    payment_reference: str
+    received_date: dt.date
+    amount_minor: int
+    currency: str | None = None
+    method: str = "transfer"
+    invoice_number: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One allocation made by a posting."""
+
+    invoice_number: str
+    amount_minor: int
+    applied_date: dt.date
+
+
+@dataclass(frozen=True)
+class PaymentPosted:
+    """What a posting did: where the money went and what is left on account."""
+
+    payment_id: int
+    customer_code: str
+    payment_reference: str
+    amount_minor: int
+    currency: str
+    applied: tuple[Applied, ...]
+    unapplied_minor: int
+    replayed: bool = False
+
+
+def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> PaymentPosted:
+    """Record a payment and apply it: to the invoice named, or automatically (SPEC §2)."""
+    require(actor, Action.POST_PAYMENT)
+    check = Checker()
+    customer_code = check.code("customer_code", data.customer_code)
+    reference = check.code("payment_reference", data.payment_reference, max_len=80)
+    check.date("received_date", data.received_date)
+    check.positive_minor("amount", data.amount_minor)
+    if isinstance(data.amount_minor, int) and data.amount_minor >= MAX_MINOR:
+        check.add("amount", data.amount_minor, "is too large")
+    method = check.text("method", data.method, max_len=40, required=False) or "transfer"
+    key = check.text("idempotency_key", data.idempotency_key, max_len=80, required=False)
+    if data.invoice_number is not None:
+        check.code("invoice_number", data.invoice_number)
+    check.done()
+
+    if key is not None:
+        earlier = session.scalars(select(Payment).where(Payment.idempotency_key == key)).first()
+        if earlier is not None:
+            return _replay(session, earlier, data)
+
+    customer = customer_by_code(session, customer_code)
+    currency = (data.currency or customer.currency).strip().upper()
+    if currency != customer.currency:
+        raise ValidationError(
+            Problem(
+                "currency", data.currency, f"must be the customer's currency {customer.currency}"
+            )
+        )
+    payment = Payment(
+        customer_id=customer.id,
+        payment_reference=reference,
+        received_date=data.received_date,
+        amount_minor=data.amount_minor,
+        allocated_minor=0,
+        currency=currency,
+        method=method,
+        idempotency_key=key,
+        created_by=actor.name,
+    )
+    try:
+        # A savepoint, so a concurrent twin's unique key fails only this insert.
+        with session.begin_nested():
+            session.add(payment)
+    except IntegrityError:
+        if key is not None:
+            earlier = session.scalars(select(Payment).where(Payment.idempotency_key == key)).first()
+            if earlier is not None:
+                return _replay(session, earlier, data)
+        raise Conflict(
+            f"payment reference {reference!r} is already recorded for customer {customer_code}"
+        ) from None
+
+    if data.invoice_number is not None:
+        invoice = _target_invoice(session, data.invoice_number, customer, currency)
+        item = _open_item(invoice)
+        plan = [(item, plan_targeted_allocation(payment.amount_minor, item))]
+    else:
+        items = [_open_item(i) for i in _lock_open_invoices(session, customer.id, currency)]
+        plan = plan_auto_allocation(
+            payment.amount_minor, items, received_date=payment.received_date
+        )
+    applied = _apply(session, actor=actor, payment=payment, plan=plan, applied_date=None)
+    audit.record(
+        session,
+        actor=actor,
+        action="post_payment",
+        entity="payment",
+        entity_id=payment.id,
+        before=None,
+        after={**(audit.snapshot(payment) or {}), "applied": [_applied_json(a) for a in applied]},
+    )
+    return _result(payment, customer.customer_code, applied)
+
+
+def allocate_payment(
+    session: Session,
+    *,
+    actor: Actor,
+    payment_id: int,
+    invoice_number: str | None = None,
+    amount_minor: int | None = None,
+    applied_date: dt.date | None = None,
+) -> PaymentPosted:
+    """Apply a payment's unapplied cash later: to one invoice, or automatically.
+
+    Defaults: the amount is as much as fits; each allocation is dated the later
+    of the payment's received date and the invoice's issue date. An explicit
+    `applied_date` may not precede either.
+    """
+    require(actor, Action.ALLOCATE_PAYMENT)
+    check = Checker()
+    if amount_minor is not None:
+        check.positive_minor("amount", amount_minor)
+    check.date("applied_date", applied_date, required=False)
+    check.done()
+    payment = payment_by_id(session, payment_id, lock=True)
+    if applied_date is not None and applied_date < payment.received_date:
+        raise ValidationError(
+            Problem("applied_date", applied_date.isoformat(), "is before the payment was received")
+        )
+    unapplied = payment.amount_minor - payment.allocated_minor
+    if unapplied <= 0:
+        raise Conflict(f"payment {payment.payment_reference} has no unapplied cash left")
+    if amount_minor is not None and amount_minor > unapplied:
+        raise ValidationError(
+            Problem("amount", amount_minor, f"is more than the {unapplied} minor units unapplied")
+        )
+    budget = amount_minor if amount_minor is not None else unapplied
+    customer = session.get_one(Customer, payment.customer_id)
+    before = audit.snapshot(payment)
+
+    if invoice_number is not None:
+        invoice = _target_invoice(session, invoice_number, customer, payment.currency)
+        if applied_date is not None and applied_date < invoice.issue_date:
+            raise ValidationError(
+                Problem(
+                    "applied_date", applied_date.isoformat(), "is before the invoice's issue date"
+                )
+            )
+        item = _open_item(invoice)
+        if amount_minor is not None and amount_minor > item.open_minor:
+            raise ValidationError(
+                Problem(
+                    "amount",
+                    amount_minor,
+                    f"is more than invoice {invoice_number}'s open balance {item.open_minor}",
+                )
+            )
+        plan = [(item, plan_targeted_allocation(budget, item))]
+    else:
+        items = [_open_item(i) for i in _lock_open_invoices(session, customer.id, payment.currency)]
+        cutoff = applied_date or dt.date.max
+        plan = plan_auto_allocation(budget, items, received_date=cutoff)
+    if not any(amount for _, amount in plan):
+        raise Conflict("there is no open balance to apply this payment to")
+    applied = _apply(session, actor=actor, payment=payment, plan=plan, applied_date=applied_date)
+    audit.record(
+        session,
+        actor=actor,
+        action="allocate_payment",
+        entity="payment",
+        entity_id=payment.id,
+        before=before,
+        after={**(audit.snapshot(payment) or {}), "applied": [_applied_json(a) for a in applied]},
+    )
+    return _result(payment, customer.customer_code, applied)
+
+
+def _target_invoice(session: Session, number: str, customer: Customer, currency: str) -> Invoice:
+    invoice = invoice_by_number(session, number, lock=True)
+    if invoice.customer_id != customer.id:
+        raise ValidationError(
+            Problem(
+                "invoice_number",
+                number,
+                f"belongs to another customer, not {customer.customer_code}",
+            )
+        )
+    if invoice.currency != currency:
+        raise ValidationError(
+            Problem(
+                "invoice_number", number, f"is in {invoice.currency}, the payment in {currency}"
+            )
+        )
+    if invoice.status is not InvoiceStatus.POSTED:
+        raise ValidationError(
+            Problem(
+                "invoice_number",
+                number,
+                f"is {invoice.status.value}; only posted invoices take payments",
+            )
+        )
+    return invoice
+
+
+def _lock_open_invoices(session: Session, customer_id: int, currency: str) -> list[Invoice]:
+    statement = (
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.currency == currency,
+            Invoice.status == InvoiceStatus.POSTED,
+            Invoice.settled_minor < Invoice.total_minor,
+        )
+        .order_by(Invoice.id)
+    )
+    return list(session.scalars(locked(statement)))
+
+
+def _open_item(invoice: Invoice) -> OpenItem:
+    return OpenItem(
+        invoice_id=invoice.id,
+        invoice_number=invoice.invoice_number,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        open_minor=invoice.total_minor - invoice.settled_minor,
+    )
+
+
+def _apply(
+    session: Session,
+    *,
+    actor: Actor,
+    payment: Payment,
+    plan: list[tuple[OpenItem, int]],
+    applied_date: dt.date | None,
+) -> list[Applied]:
+    applied: list[Applied] = []
+    for item, amount in plan:
+        if amount <= 0:
+            continue
+        invoice = session.get_one(Invoice, item.invoice_id)
+        before = {"settled_minor": invoice.settled_minor}
+        when = applied_date or max(payment.received_date, invoice.issue_date)
+        session.add(
+            Allocation(
+                payment_id=payment.id,
+                invoice_id=invoice.id,
+                amount_minor=amount,
+                applied_date=when,
+                created_by=actor.name,
+            )
+        )
+        invoice.settled_minor += amount
+        payment.allocated_minor += amount
+        audit.record(
+            session,
+            actor=actor,
+            action="apply_payment",
+            entity="invoice",
+            entity_id=invoice.invoice_number,
+            before=before,
+            after={
+                "settled_minor": invoice.settled_minor,
+                "payment_id": payment.id,
+                "amount_minor": amount,
+            },
+        )
+        applied.append(Applied(invoice.invoice_number, amount, when))
+    session.flush()
+    return applied
+
+
+def _replay(session: Session, payment: Payment, data: PaymentCreate) -> PaymentPosted:
+    customer = session.get_one(Customer, payment.customer_id)
+    same = (
+        customer.customer_code == data.customer_code.strip()
+        and payment.payment_reference == data.payment_reference.strip()
+        and payment.received_date == data.received_date
+        and payment.amount_minor == data.amount_minor
+    )
+    if not same:
+        raise Conflict(
+            "this form was already submitted with different values; reload and try again"
+        )
+    rows = session.execute(
+        select(Invoice.invoice_number, Allocation.amount_minor, Allocation.applied_date)
+        .join(Invoice, Allocation.invoice_id == Invoice.id)
+        .where(Allocation.payment_id == payment.id)
+        .order_by(Allocation.id)
+    ).all()
+    applied = [Applied(n, a, d) for n, a, d in rows]
+    return _result(payment, customer.customer_code, applied, replayed=True)
+
+
+def _result(
+    payment: Payment, customer_code: str, applied: list[Applied], *, replayed: bool = False
+) -> PaymentPosted:
+    return PaymentPosted(
+        payment_id=payment.id,
+        customer_code=customer_code,
+        payment_reference=payment.payment_reference,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        applied=tuple(applied),
+        unapplied_minor=payment.amount_minor - payment.allocated_minor,
+        replayed=replayed,
+    )
+
+
+def _applied_json(a: Applied) -> dict[str, object]:
+    return {
+        "invoice_number": a.invoice_number,
+        "amount_minor": a.amount_minor,
+        "applied_date": a.applied_date.isoformat(),
+    }
