@@ -181,7 +181,7 @@ class Invoice(Base):
     posted_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     voided_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
-    customer: Mapped[Customer] = relationship(lazy="joined")
+    customer: Mapped[Customer] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
         order_by="InvoiceLine.line_no", cascade="all, delete-orphan"
     )
@@ -236,7 +236,7 @@ class Payment(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
 
-    customer: Mapped[Customer] = relationship(lazy="joined")
+    customer: Mapped[Customer] = relationship()
 
     @property
     def unapplied_minor(self) -> int:

@@ -83,6 +83,15 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def sqlite_engine(tmp_path: object) -> Iterator[Engine]:
+    """A migrated, empty ledger on SQLite only, for SQLite's own settings."""
+    engine = make_engine(sqlite_url(tmp_path))
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def ledger(engine: Engine) -> Engine:
     """A ledger with one USD customer C001 (30-day terms) and one posted invoice INV-1 of 100.00."""
     with write_session(engine) as session:

@@ -16,10 +16,12 @@ T = TypeVar("T")
 def locked(statement: Select[Any]) -> Select[Any]:
     """Lock the selected rows until commit (PostgreSQL) and re-read them fresh.
 
-    SQLite ignores FOR UPDATE; there every write transaction already holds the
-    database write lock from `BEGIN IMMEDIATE` (see `billing.db`).
+    Only the selected entity's rows are locked (`FOR UPDATE OF`), never a joined
+    customer. SQLite ignores FOR UPDATE; there every write transaction already
+    holds the database write lock from `BEGIN IMMEDIATE` (see `billing.db`).
     """
-    return statement.with_for_update().execution_options(populate_existing=True)
+    entity = statement.column_descriptions[0]["entity"]
+    return statement.with_for_update(of=entity).execution_options(populate_existing=True)
 
 
 def customer_by_code(session: Session, code: str, *, lock: bool = False) -> Customer:

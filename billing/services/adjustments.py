@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from billing import audit
 from billing.errors import Conflict, Problem, ValidationError
-from billing.models import Adjustment, AdjustmentKind, InvoiceStatus
+from billing.models import Adjustment, AdjustmentKind, Invoice, InvoiceStatus
 from billing.roles import Action, Actor, require
 from billing.services._common import invoice_by_number
 from billing.validation import Checker
@@ -69,8 +69,9 @@ def adjust_invoice(session: Session, *, actor: Actor, data: AdjustmentCreate) ->
         created_by=actor.name,
     )
     session.add(adjustment)
-    invoice.settled_minor += data.amount_minor
+    invoice.settled_minor = Invoice.settled_minor + data.amount_minor  # in SQL: see payments._apply
     session.flush()
+    session.refresh(invoice, ["settled_minor"])
     audit.record(
         session,
         actor=actor,

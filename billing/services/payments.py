@@ -290,8 +290,12 @@ def _apply(
                 created_by=actor.name,
             )
         )
-        invoice.settled_minor += amount
-        payment.allocated_minor += amount
+        # Increments in SQL, not from the values read: with the row locks the two agree,
+        # and were a lock ever missing, the CHECK constraints would still see the truth.
+        invoice.settled_minor = Invoice.settled_minor + amount
+        payment.allocated_minor = Payment.allocated_minor + amount
+        session.flush()
+        session.refresh(invoice, ["settled_minor"])
         audit.record(
             session,
             actor=actor,
@@ -306,7 +310,7 @@ def _apply(
             },
         )
         applied.append(Applied(invoice.invoice_number, amount, when))
-    session.flush()
+    session.refresh(payment, ["allocated_minor"])
     return applied
 
 

@@ -1,0 +1,93 @@
+"""Money parsing and printing: exact, per currency, never rounded silently (SPEC §2)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.errors import ValidationError
+from billing.money import (
+    check_currency,
+    currency_digits,
+    display_amount,
+    format_amount,
+    parse_amount,
+)
+
+
+@pytest.mark.parametrize(("currency", "digits"), [("USD", 2), ("EUR", 2), ("JPY", 0), ("KWD", 3)])
+def test_currency_digits(currency: str, digits: int) -> None:
+    assert currency_digits(currency) == digits
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("1234.50", "USD", 123450),  # 1234 × 100 + 50
+        ("1234.5", "USD", 123450),  # a missing trailing zero is fine
+        ("0.01", "USD", 1),
+        ("7", "USD", 700),
+        ("1500", "JPY", 1500),  # no minor unit
+        ("1.234", "KWD", 1234),  # three decimals: 1 × 1000 + 234
+        (" 12.00 ", "USD", 1200),  # surrounding blanks are trimmed
+    ],
+)
+def test_parse_amount(text: str, currency: str, minor: int) -> None:
+    assert parse_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "message"),
+    [
+        ("1.005", "USD", "more than 2 decimal places"),
+        ("10.5", "JPY", "more than 0 decimal places"),
+        ("1.2345", "KWD", "more than 3 decimal places"),
+        ("9,99", "USD", "not an amount"),  # a decimal comma must never become 999
+        ("1,000.00", "USD", "not an amount"),
+        ("1e3", "USD", "not an amount"),
+        ("-5.00", "USD", "must be positive"),
+        ("0.00", "USD", "greater than zero"),
+        ("", "USD", "required"),
+        ("$5", "USD", "not an amount"),
+        ("NaN", "USD", "not an amount"),
+    ],
+)
+def test_parse_amount_refuses(text: str, currency: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_amount(text, currency)
+
+
+def test_zero_allowed_only_when_asked() -> None:
+    assert parse_amount("0", "USD", allow_zero=True) == 0
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (123450, "USD", "1234.50"),
+        (5, "USD", "0.05"),
+        (0, "USD", "0.00"),
+        (-2550, "USD", "-25.50"),
+        (1500, "JPY", "1500"),
+        (1234, "KWD", "1.234"),
+    ],
+)
+def test_format_amount(minor: int, currency: str, text: str) -> None:
+    assert format_amount(minor, currency) == text
+
+
+def test_display_amount_uses_symbol_and_grouping() -> None:
+    assert display_amount(123450, "USD") == "$1,234.50"
+    assert display_amount(1500, "JPY") == "¥1,500"
+
+
+@given(st.integers(min_value=1, max_value=10**14), st.sampled_from(["USD", "JPY", "KWD"]))
+def test_format_then_parse_round_trips(minor: int, currency: str) -> None:
+    assert parse_amount(format_amount(minor, currency), currency) == minor
+
+
+def test_unknown_currency_refused() -> None:
+    assert check_currency(" usd ") == "USD"
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        check_currency("XXQ")

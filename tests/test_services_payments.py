@@ -1,0 +1,198 @@
+"""Payments: auto and targeted allocation, unapplied cash, idempotency (SPEC §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine, select
+
+from billing.db import read_session, write_session
+from billing.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from billing.models import Allocation
+from billing.services import Applied, PaymentCreate, allocate_payment, post_payment
+from tests.conftest import CLERK, FINANCE
+from tests.helpers import customer, invoice, open_balance, pay, table_counts, unapplied
+
+D = dt.date
+
+
+@pytest.fixture
+def three_open(ledger: Engine) -> Engine:
+    """C001 owes INV-1 100.00 (issued 10 Jan, due 9 Feb) plus:
+    INV-2 50.00 issued 1 Jan due 20 Feb, INV-3 70.00 issued 15 Jan due 9 Feb, INV-4 30.00 issued 1 Mar."""
+    invoice(ledger, "INV-2", "C001", D(2026, 1, 1), 5000, due=D(2026, 2, 20))
+    invoice(ledger, "INV-3", "C001", D(2026, 1, 15), 7000, due=D(2026, 2, 9))
+    invoice(ledger, "INV-4", "C001", D(2026, 3, 1), 3000)
+    return ledger
+
+
+def test_auto_allocation_oldest_first(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 20000)
+    # Eligible (issued ≤ 15 Feb): INV-1 (due 9 Feb, issued 10 Jan), INV-3 (due 9 Feb, issued 15 Jan),
+    # INV-2 (due 20 Feb). INV-4 is issued 1 Mar, after the payment: not eligible.
+    # 20000 → INV-1 10000, INV-3 7000, INV-2 the remaining 20000 − 10000 − 7000 = 3000 of its 5000.
+    assert result.applied == (
+        Applied("INV-1", 10000, D(2026, 2, 15)),
+        Applied("INV-3", 7000, D(2026, 2, 15)),
+        Applied("INV-2", 3000, D(2026, 2, 15)),
+    )
+    assert result.unapplied_minor == 0
+    assert open_balance(three_open, "INV-2") == 2000
+    assert open_balance(three_open, "INV-4") == 3000
+
+
+def test_auto_allocation_leaves_the_rest_unapplied(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 25000)
+    # Eligible open total: 10000 + 7000 + 5000 = 22000; 25000 − 22000 = 3000 on account.
+    assert result.unapplied_minor == 3000
+    assert unapplied(three_open, result.payment_id) == 3000
+
+
+def test_targeted_applies_min_of_amount_and_open(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 8000, invoice_number="INV-3")
+    # INV-3 is open 7000: apply min(8000, 7000) = 7000; 1000 stays unapplied.
+    assert result.applied == (Applied("INV-3", 7000, D(2026, 2, 15)),)
+    assert result.unapplied_minor == 1000
+    assert open_balance(three_open, "INV-1") == 10000  # untouched: targeted means only INV-3
+
+
+def test_targeted_partial_payment(three_open: Engine) -> None:
+    pay(three_open, "C001", "P1", D(2026, 2, 15), 2500, invoice_number="INV-1")
+    pay(three_open, "C001", "P2", D(2026, 2, 20), 2500, invoice_number="INV-1")
+    assert open_balance(three_open, "INV-1") == 10000 - 2500 - 2500
+
+
+def test_targeted_to_a_fully_paid_invoice_is_all_unapplied(ledger: Engine) -> None:
+    pay(ledger, "C001", "P1", D(2026, 2, 1), 10000, invoice_number="INV-1")
+    result = pay(ledger, "C001", "P2", D(2026, 2, 2), 500, invoice_number="INV-1")
+    assert (result.applied, result.unapplied_minor) == ((), 500)
+
+
+def test_targeted_before_issue_is_applied_on_the_issue_date(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 3000, invoice_number="INV-4")
+    # A prepayment: cash is unapplied from 15 Feb until INV-4 exists on 1 Mar.
+    assert result.applied == (Applied("INV-4", 3000, D(2026, 3, 1)),)
+
+
+def test_targeted_other_customers_invoice_is_an_error(ledger: Engine) -> None:
+    customer(ledger, "C002")
+    before = table_counts(ledger)
+    with pytest.raises(ValidationError, match="belongs to another customer, not C002"):
+        pay(ledger, "C002", "P1", D(2026, 2, 1), 100, invoice_number="INV-1")
+    assert table_counts(ledger) == before  # nothing half-written: no payment row either
+
+
+def test_targeted_other_currency_is_an_error(ledger: Engine) -> None:
+    with (
+        pytest.raises(ValidationError, match="must be the customer's currency USD"),
+        write_session(ledger) as s,
+    ):
+        post_payment(
+            s, actor=CLERK, data=PaymentCreate("C001", "P1", D(2026, 2, 1), 100, currency="EUR")
+        )
+
+
+def test_currencies_never_mix(ledger: Engine) -> None:
+    customer(ledger, "E001", currency="EUR")
+    invoice(ledger, "EUR-1", "E001", D(2026, 1, 1), 4000)
+    result = pay(ledger, "E001", "PE", D(2026, 2, 1), 9000)
+    assert result.applied == (Applied("EUR-1", 4000, D(2026, 2, 1)),)
+    assert open_balance(ledger, "INV-1") == 10000
+
+
+def test_unknown_invoice(ledger: Engine) -> None:
+    with pytest.raises(NotFound, match="no invoice numbered 'NOPE'"):
+        pay(ledger, "C001", "P1", D(2026, 2, 1), 100, invoice_number="NOPE")
+
+
+def test_amount_must_be_positive(ledger: Engine) -> None:
+    with pytest.raises(ValidationError, match="must be greater than zero"):
+        pay(ledger, "C001", "P1", D(2026, 2, 1), 0)
+
+
+def test_reference_unique_per_customer(ledger: Engine) -> None:
+    pay(ledger, "C001", "P1", D(2026, 2, 1), 100)
+    with pytest.raises(Conflict, match="'P1' is already recorded for customer C001"):
+        pay(ledger, "C001", "P1", D(2026, 2, 2), 200)
+    customer(ledger, "C002")
+    pay(ledger, "C002", "P1", D(2026, 2, 1), 100)  # another customer may use the same reference
+
+
+def test_idempotency_key_returns_the_first_result(ledger: Engine) -> None:
+    first = pay(ledger, "C001", "P1", D(2026, 2, 1), 4000, key="form-123")
+    again = pay(ledger, "C001", "P1", D(2026, 2, 1), 4000, key="form-123")
+    assert again.replayed and not first.replayed
+    assert (again.payment_id, again.applied) == (first.payment_id, first.applied)
+    assert open_balance(ledger, "INV-1") == 6000  # applied once: 10000 − 4000
+
+
+def test_idempotency_key_with_other_values_is_refused(ledger: Engine) -> None:
+    pay(ledger, "C001", "P1", D(2026, 2, 1), 4000, key="form-123")
+    with pytest.raises(Conflict, match="already submitted with different values"):
+        pay(ledger, "C001", "P1", D(2026, 2, 1), 4500, key="form-123")
+
+
+def test_finance_cannot_post(ledger: Engine) -> None:
+    with pytest.raises(PermissionDenied), write_session(ledger) as s:
+        post_payment(s, actor=FINANCE, data=PaymentCreate("C001", "P1", D(2026, 2, 1), 100))
+
+
+def test_allocate_unapplied_cash_later(three_open: Engine) -> None:
+    # Received before INV-4 existed: 25000 − 22000 eligible = 3000 unapplied.
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 25000)
+    with write_session(three_open) as s:
+        later = allocate_payment(
+            s, actor=CLERK, payment_id=result.payment_id, invoice_number="INV-4"
+        )
+    # min(3000 unapplied, 3000 open) = 3000, dated INV-4's issue date (after the receipt).
+    assert later.applied == (Applied("INV-4", 3000, D(2026, 3, 1)),)
+    assert later.unapplied_minor == 0
+    with pytest.raises(Conflict, match="no unapplied cash"), write_session(three_open) as s:
+        allocate_payment(s, actor=CLERK, payment_id=result.payment_id)
+
+
+def test_allocate_later_auto_and_partial(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 1, 5), 9000)
+    # Received 5 Jan: only INV-2 (issued 1 Jan) is eligible: 5000 applied, 4000 unapplied.
+    assert result.unapplied_minor == 4000
+    with write_session(three_open) as s:
+        later = allocate_payment(s, actor=CLERK, payment_id=result.payment_id, amount_minor=1500)
+    # Auto, now over all open invoices oldest first: INV-1 (due 9 Feb, issued 10 Jan) takes 1500,
+    # dated its issue date 10 Jan (later than the 5 Jan receipt).
+    assert later.applied == (Applied("INV-1", 1500, D(2026, 1, 10)),)
+    assert later.unapplied_minor == 2500
+
+
+def test_allocate_more_than_unapplied_is_refused(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 1, 5), 9000)
+    with pytest.raises(ValidationError, match="more than the 4000"), write_session(three_open) as s:
+        allocate_payment(
+            s, actor=CLERK, payment_id=result.payment_id, invoice_number="INV-1", amount_minor=4001
+        )
+
+
+def test_allocate_before_receipt_is_refused(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 1, 5), 9000)
+    with (
+        pytest.raises(ValidationError, match="before the payment was received"),
+        write_session(three_open) as s,
+    ):
+        allocate_payment(
+            s,
+            actor=CLERK,
+            payment_id=result.payment_id,
+            invoice_number="INV-1",
+            applied_date=D(2026, 1, 4),
+        )
+
+
+def test_allocation_rows_match_the_result(three_open: Engine) -> None:
+    result = pay(three_open, "C001", "P1", D(2026, 2, 15), 20000)
+    with read_session(three_open) as s:
+        amounts = s.scalars(
+            select(Allocation.amount_minor)
+            .where(Allocation.payment_id == result.payment_id)
+            .order_by(Allocation.id)
+        ).all()
+    assert amounts == [a.amount_minor for a in result.applied]
