@@ -7,7 +7,7 @@ the database by hand). Each finding names the rows involved.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session, aliased
 
 from billing.models import (
@@ -38,7 +38,7 @@ def _limit(label: str, rows: list[str]) -> list[str]:
     return shown
 
 
-def _allocated_per_invoice():  # type: ignore[no-untyped-def]
+def _allocated_per_invoice() -> Subquery:
     return (
         select(Allocation.invoice_id, func.sum(Allocation.amount_minor).label("total"))
         .group_by(Allocation.invoice_id)
@@ -46,7 +46,7 @@ def _allocated_per_invoice():  # type: ignore[no-untyped-def]
     )
 
 
-def _adjusted_per_invoice():  # type: ignore[no-untyped-def]
+def _adjusted_per_invoice() -> Subquery:
     return (
         select(Adjustment.invoice_id, func.sum(Adjustment.amount_minor).label("total"))
         .group_by(Adjustment.invoice_id)

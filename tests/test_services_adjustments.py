@@ -103,3 +103,9 @@ def test_terms_and_credit_limit_are_a_managers(ledger: Engine) -> None:
             changes=CustomerUpdate(payment_terms_days=60, credit_limit_minor=500000),
         )
     assert (updated.payment_terms_days, updated.credit_limit_minor) == (60, 500000)
+
+
+@pytest.mark.parametrize("amount", [0, -100])
+def test_adjustment_amount_must_be_positive(ledger: Engine, amount: int) -> None:
+    with pytest.raises(ValidationError, match="greater than zero"):
+        adjust(ledger, "INV-1", "credit_note", D(2026, 2, 1), amount)

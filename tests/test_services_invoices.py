@@ -184,3 +184,10 @@ def test_every_write_is_audited_with_before_and_after(ledger: Engine) -> None:
     )
     assert json.loads(entry.before or "")["status"] == "posted"
     assert json.loads(entry.after or "")["status"] == "void"
+
+
+def test_default_terms_are_30_days(ledger: Engine) -> None:
+    with read_session(ledger) as s:
+        inv = s.scalars(select(Invoice).where(Invoice.invoice_number == "INV-1")).one()
+        # The fixture's customer has default terms: 10 Jan + 30 days = 9 Feb.
+        assert (inv.customer.payment_terms_days, inv.due_date) == (30, D(2026, 2, 9))
