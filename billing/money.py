@@ -25,9 +25,33 @@ def currency_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+# ISO 4217 codes that are not money a customer is billed in: precious metals,
+# fund and settlement units, the testing code and "no currency".
+_NOT_BILLING_CURRENCIES = frozenset(
+    [
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XDR",
+        "XFO",
+        "XFU",
+        "XPD",
+        "XPT",
+        "XRE",
+        "XSU",
+        "XTS",
+        "XUA",
+        "XXX",
+    ]
+)
+
+
 @cache
 def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+    return frozenset(list_currencies()) - _NOT_BILLING_CURRENCIES
 
 
 def check_currency(currency: str, *, field: str = "currency") -> str:

@@ -89,5 +89,6 @@ def test_format_then_parse_round_trips(minor: int, currency: str) -> None:
 
 def test_unknown_currency_refused() -> None:
     assert check_currency(" usd ") == "USD"
-    with pytest.raises(ValidationError, match="ISO 4217"):
-        check_currency("XXQ")
+    for code in ("XXQ", "XXX", "XAU", "XTS", "US"):
+        with pytest.raises(ValidationError, match="ISO 4217"):
+            check_currency(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import Engine
@@ -36,7 +37,10 @@ def test_adjustment_cannot_exceed_the_open_balance(ledger: Engine) -> None:
     pay(ledger, "C001", "P1", D(2026, 2, 1), 9000, invoice_number="INV-1")
     before = table_counts(ledger)
     # Open is 10000 − 9000 = 1000; 1001 is one cent too many.
-    with pytest.raises(ValidationError, match="more than invoice INV-1's open balance 1000"):
+    with pytest.raises(
+        ValidationError,
+        match=re.escape("amount '10.01': is more than invoice INV-1's open balance 10.00 USD"),
+    ):
         adjust(ledger, "INV-1", "write_off", D(2026, 3, 1), 1001)
     assert table_counts(ledger) == before
     adjust(ledger, "INV-1", "write_off", D(2026, 3, 1), 1000)

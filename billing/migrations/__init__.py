@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger schema, run from code by `billing.schema.upgrade_database`."""

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from billing import audit
 from billing.errors import Conflict, Problem, ValidationError
 from billing.models import Adjustment, AdjustmentKind, Invoice, InvoiceStatus
+from billing.money import format_amount
 from billing.roles import Action, Actor, require
 from billing.services._common import invoice_by_number
 from billing.validation import Checker
@@ -55,8 +56,9 @@ def adjust_invoice(session: Session, *, actor: Actor, data: AdjustmentCreate) ->
         raise ValidationError(
             Problem(
                 "amount",
-                data.amount_minor,
-                f"is more than invoice {number}'s open balance {open_minor}",
+                format_amount(data.amount_minor, invoice.currency),
+                f"is more than invoice {number}'s open balance "
+                f"{format_amount(open_minor, invoice.currency)} {invoice.currency}",
             )
         )
     before = audit.snapshot(invoice)

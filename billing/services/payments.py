@@ -23,7 +23,7 @@ from billing import audit
 from billing.allocation import OpenItem, plan_auto_allocation, plan_targeted_allocation
 from billing.errors import Conflict, Problem, ValidationError
 from billing.models import Allocation, Customer, Invoice, InvoiceStatus, Payment
-from billing.money import MAX_MINOR
+from billing.money import MAX_MINOR, format_amount
 from billing.roles import Action, Actor, require
 from billing.services._common import customer_by_code, invoice_by_number, locked, payment_by_id
 from billing.validation import Checker
@@ -172,7 +172,12 @@ def allocate_payment(
         raise Conflict(f"payment {payment.payment_reference} has no unapplied cash left")
     if amount_minor is not None and amount_minor > unapplied:
         raise ValidationError(
-            Problem("amount", amount_minor, f"is more than the {unapplied} minor units unapplied")
+            Problem(
+                "amount",
+                format_amount(amount_minor, payment.currency),
+                f"is more than the {format_amount(unapplied, payment.currency)} "
+                f"{payment.currency} left unapplied",
+            )
         )
     budget = amount_minor if amount_minor is not None else unapplied
     customer = session.get_one(Customer, payment.customer_id)
@@ -191,8 +196,9 @@ def allocate_payment(
             raise ValidationError(
                 Problem(
                     "amount",
-                    amount_minor,
-                    f"is more than invoice {invoice_number}'s open balance {item.open_minor}",
+                    format_amount(amount_minor, invoice.currency),
+                    f"is more than invoice {invoice_number}'s open balance "
+                    f"{format_amount(item.open_minor, invoice.currency)} {invoice.currency}",
                 )
             )
         plan = [(item, plan_targeted_allocation(budget, item))]

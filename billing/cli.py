@@ -1,0 +1,254 @@
+"""The `billing` command line (SPEC §4): schema, demo data, CSV import, ledger check, users.
+
+Who is acting: the CLI runs as ``Actor("cli:<os user>", Role.ADMIN)``. Whoever
+can run it against the database (can read and write the SQLite file, or holds
+the PostgreSQL credentials in `BILLING_DATABASE_URL`) already controls the
+data, so the CLI is the operator's tool and asks for no login; the OS user name
+is what the audit log records.
+
+The database is `BILLING_DATABASE_URL` (default: SQLite ``data/billing.db``
+under the working directory), resolved by `billing.db.database_url`.
+
+Every command exits 0 on success and 1 with one line ``error: …`` on stderr
+otherwise; user errors never show a traceback. Usage errors exit 2 (Click's
+convention). An import refused for several problems prints one line per
+problem, then the one-line summary.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from billing.checks import check_ledger
+from billing.csv_import import ImportFailed, import_csv
+from billing.db import database_url, make_engine, read_session, write_session
+from billing.errors import BillingError
+from billing.models import Allocation, Invoice, Payment
+from billing.roles import Actor, Role
+from billing.schema import current_revision, upgrade_database
+from billing.services import add_user
+
+PROGRESS_MIN_ROWS = 1000
+
+app = typer.Typer(
+    name="billing",
+    help="Billing Office: receivables ledger administration.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage the people who log in.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+class ImportKind(StrEnum):
+    """The four kinds of CSV file (SPEC §4)."""
+
+    CUSTOMERS = "customers"
+    INVOICES = "invoices"
+    PAYMENTS = "payments"
+    ADJUSTMENTS = "adjustments"
+
+
+def cli_actor() -> Actor:
+    """The operator: the OS user, with every permission (see the module docstring)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry (some containers)
+        user = "unknown"
+    return Actor(f"cli:{user}"[:64], Role.ADMIN)
+
+
+def shown_url(url: str) -> str:
+    """The database URL with any password masked, fit to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a valid URL)"
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one line on stderr and exit status 1."""
+    url = database_url()
+    try:
+        yield
+    except ImportFailed as failure:
+        for problem in failure.problems:
+            typer.echo(problem.describe(failure.report.filename), err=True)
+        count = len(failure.problems)
+        _fail(f"import refused: {count} problem{'s' if count != 1 else ''}; nothing was written")
+    except BillingError as error:
+        _fail(str(error))
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        _fail(f"cannot reach the database at {shown_url(url)}: {reason}")
+    except ArgumentError as error:
+        _fail(f"BILLING_DATABASE_URL {shown_url(url)} is not usable: {error}")
+    except OSError as error:
+        _fail(f"cannot open the database at {shown_url(url)}: {error}")
+
+
+def _engine(*, need_schema: bool = True) -> Engine:
+    try:
+        engine = make_engine(database_url())
+    except ImportError as error:  # the URL names a driver that is not installed
+        _fail(f"no database driver for {shown_url(database_url())}: {error}")
+    if need_schema and current_revision(engine) is None:
+        _fail(f"the database at {shown_url(database_url())} has no tables; run: billing init-db")
+    return engine
+
+
+@app.command("init-db")
+def init_db() -> None:
+    """Create the schema, or upgrade it to this version; safe to run again."""
+    with _user_errors():
+        engine = _engine(need_schema=False)
+        upgrade_database(engine)
+        typer.echo(
+            f"database ready at {shown_url(database_url())} "
+            f"(schema revision {current_revision(engine)})"
+        )
+
+
+@app.command("seed-demo")
+def seed_demo(
+    invoices: Annotated[int, typer.Option(min=1, help="How many invoices to generate.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 42,
+) -> None:
+    """Fill the database with realistic, deterministic demo data."""
+    try:
+        from sample_data.generator import seed_demo as generate  # noqa: PLC0415 (heavy)
+    except ImportError as error:
+        _fail(f"the demo data generator is not available: {error}")
+    with _user_errors():
+        summary = generate(_engine(), invoices=invoices, seed=seed)
+        typer.echo(str(summary))
+
+
+class _ProgressBar:
+    """Feeds `import_csv` progress to a bar on stderr, shown only for large files."""
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < PROGRESS_MIN_ROWS:
+            return
+        if self._bar is None:
+            bar = typer.progressbar(length=total, label="importing", file=sys.stderr)
+            self._bar = self._stack.enter_context(bar)
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        """Finish the bar's line, if one was drawn."""
+        self._stack.close()
+
+
+@app.command("import")
+def import_file(
+    kind: Annotated[ImportKind, typer.Argument(help="What the file holds.")],
+    file: Annotated[
+        Path, typer.Argument(help="The CSV file (UTF-8, header row, comma-separated).")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count everything, then write nothing.")
+    ] = False,
+) -> None:
+    """Import a CSV file: all or nothing; safe to run again (rows already present are skipped)."""
+    progress = _ProgressBar()
+    with _user_errors():
+        try:
+            report = import_csv(
+                _engine(),
+                actor=cli_actor(),
+                kind=kind.value,
+                path=file,
+                dry_run=dry_run,
+                progress=progress,
+            )
+        finally:
+            progress.close()
+        typer.echo(report.summary())
+
+
+@app.command("check")
+def check() -> None:
+    """Recompute every ledger invariant; exit 1 and list what is broken, if anything."""
+    with _user_errors():
+        with read_session(_engine()) as session:
+            findings = check_ledger(session)
+            counts = [
+                session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (Invoice, Payment, Allocation)
+            ]
+        if findings:
+            for finding in findings:
+                typer.echo(finding)
+            count = len(findings)
+            _fail(f"ledger check failed: {count} finding{'s' if count != 1 else ''}")
+        invoices, payments, allocations = counts
+        typer.echo(
+            f"ledger OK ({invoices} invoices, {payments} payments, {allocations} allocations)"
+        )
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The login name.")],
+    role: Annotated[Role, typer.Option(help="What the user may do (SPEC §1).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option(help="Full name shown in the app (default: NAME).")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+) -> None:
+    """Create a login; the password is asked twice (hidden), or read from stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _user_errors():
+        engine = _engine()
+        with write_session(engine) as session:
+            user = add_user(
+                session,
+                actor=cli_actor(),
+                username=username,
+                role=role,
+                password=password,
+                name=name,
+                email=email,
+            )
+            login, user_role = user.username, user.role
+        typer.echo(f"user {login} added with role {user_role.value}")
+
+
+def main() -> None:
+    """Entry point for ``python -m billing.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Demo data: small CSV files for the import examples, and the deterministic generator."""
