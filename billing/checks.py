@@ -107,6 +107,7 @@ def _allocation_matches(session: Session) -> list[str]:
             Invoice.customer_id != Payment.customer_id,
             Invoice.currency != Payment.currency,
             Allocation.applied_date < Payment.received_date,
+            Allocation.applied_date < Invoice.issue_date,
         )
         .join(Invoice, Allocation.invoice_id == Invoice.id)
         .join(Payment, Allocation.payment_id == Payment.id)
@@ -115,11 +116,12 @@ def _allocation_matches(session: Session) -> list[str]:
             | (Invoice.customer_id != Payment.customer_id)
             | (Invoice.currency != Payment.currency)
             | (Allocation.applied_date < Payment.received_date)
+            | (Allocation.applied_date < Invoice.issue_date)
         )
         .order_by(Allocation.id)
     ).all()
     out = []
-    for alloc_id, number, ref, status, other_customer, other_currency, early in rows:
+    for alloc_id, number, ref, status, other_customer, other_currency, early, pre_issue in rows:
         why = []
         if status != InvoiceStatus.POSTED:
             why.append(f"invoice is {status.value}")
@@ -129,20 +131,27 @@ def _allocation_matches(session: Session) -> list[str]:
             why.append("currencies differ")
         if early:
             why.append("applied before the payment was received")
+        if pre_issue:
+            why.append("applied before the invoice was issued")
         out.append(f"allocation {alloc_id} (payment {ref} → {number}): {', '.join(why)}")
     return _limit("allocation invalid", out)
 
 
 def _adjustments_on_posted(session: Session) -> list[str]:
+    early = Adjustment.date < Invoice.issue_date
     rows = session.execute(
-        select(Adjustment.id, Invoice.invoice_number, Invoice.status)
+        select(Adjustment.id, Invoice.invoice_number, Invoice.status, early)
         .join(Invoice, Adjustment.invoice_id == Invoice.id)
-        .where(Invoice.status != InvoiceStatus.POSTED)
+        .where((Invoice.status != InvoiceStatus.POSTED) | early)
         .order_by(Adjustment.id)
     ).all()
-    return _limit(
-        "adjustment invalid", [f"adjustment {i} on {n}: invoice is {s.value}" for i, n, s in rows]
-    )
+    out = []
+    for adjustment_id, number, status, before_issue in rows:
+        why = [f"invoice is {status.value}"] if status != InvoiceStatus.POSTED else []
+        if before_issue:
+            why.append("dated before the invoice was issued")
+        out.append(f"adjustment {adjustment_id} on {number}: {', '.join(why)}")
+    return _limit("adjustment invalid", out)
 
 
 def _positive_amounts(session: Session) -> list[str]:

@@ -138,7 +138,7 @@ def seed_demo(
     except ImportError as error:
         _fail(f"the demo data generator is not available: {error}")
     with _user_errors():
-        summary = generate(_engine(), invoices=invoices, seed=seed)
+        summary = generate(_engine(need_schema=False), invoices=invoices, seed=seed)
         typer.echo(str(summary))
 
 

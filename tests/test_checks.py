@@ -74,3 +74,18 @@ def test_total_differs_from_lines(paid: Engine) -> None:
     assert findings(paid) == [
         "invoice total differs from its lines: INV-1: total 10000, lines 9999"
     ]
+
+
+def test_allocation_before_issue_is_found(paid: Engine) -> None:
+    corrupt(paid, "UPDATE invoices SET issue_date = '2026-02-02', due_date = '2026-03-04'")
+    assert findings(paid) == [
+        "allocation invalid: allocation 1 (payment P1 → INV-1): applied before the invoice was issued"
+    ]
+
+
+def test_adjustment_before_issue_is_found(ledger: Engine) -> None:
+    adjust(ledger, "INV-1", "credit_note", D(2026, 1, 20), 500)
+    corrupt(ledger, "UPDATE adjustments SET date = '2026-01-09'")
+    assert findings(ledger) == [
+        "adjustment invalid: adjustment 1 on INV-1: dated before the invoice was issued"
+    ]
