@@ -41,11 +41,15 @@ def add_user(
     """Create a login (admin only); the password is hashed and never stored."""
     require(actor, Action.MANAGE_USERS)
     check = Checker()
-    login = check.code("username", username, max_len=64)
+    # streamlit-authenticator lower-cases the typed username and strips the typed
+    # password, so store logins lower-case and refuse passwords it could never match.
+    login = check.code("username", username, max_len=64).lower()
     display = check.text("name", name or username, max_len=200)
     mail = check.text("email", email, max_len=320, required=False)
     if len(password or "") < MIN_PASSWORD_LENGTH:
         check.add("password", "…", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if password and password != password.strip():
+        check.add("password", "…", "must not begin or end with a space")
     if len((password or "").encode("utf-8")) > 72:
         check.add("password", "…", "must be at most 72 bytes (a bcrypt limit)")
     try:

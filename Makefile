@@ -1,0 +1,55 @@
+# Billing Office: the one-command loop (STYLE.md rule 13). CI runs `make test` too.
+# Needs only Python 3.11+ and PyPI; everything else is installed into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DB := data/billing.db
+# `make run` seeds the default SQLite file only; a configured database is left alone.
+RUN_DB := $(if $(BILLING_DATABASE_URL),,$(DB))
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint clean
+
+help:
+	@echo "make run    start the app on http://127.0.0.1:8501 (demo data on first run)"
+	@echo "make test   ruff, then the whole test suite"
+	@echo "make lint   ruff and mypy"
+	@echo "make clean  remove the virtualenv and caches (keeps data/)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps: pip runs again only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+# Built once; a failed seed leaves no half-filled file behind to be mistaken for done.
+$(DB): | $(VENV)/.installed
+	mkdir -p $(dir $@)
+	export BILLING_DATABASE_URL=sqlite:///$(DB); \
+	$(BIN)/billing init-db && $(BIN)/billing seed-demo \
+	|| { rm -f $@ $@-wal $@-shm; exit 1; }
+
+run: $(VENV)/.installed $(RUN_DB)
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

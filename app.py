@@ -1,0 +1,51 @@
+"""Billing Office: log in, then the pages your role may open.
+
+Run with `make run` (or `streamlit run app.py`). Each run: build the
+authenticator once from the users table, restore a login from its cookie
+without drawing anything, and only then decide the page list, so a returning
+user never sees the login form flash and a logged-out one never sees a page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import auth
+from ui.db import get_engine
+from ui.navigation import PAGES, pages_for
+
+st.set_page_config(page_title="Billing Office", page_icon=":material/receipt_long:", layout="wide")
+
+credentials = auth.load_credentials(get_engine())
+authenticator = auth.build_authenticator(credentials)
+auth.restore_login(authenticator)
+auth.end_stale_session(authenticator, credentials)
+
+user = auth.signed_in_user(credentials)
+if user is not None:
+    auth.logout_button(authenticator, user)
+    user = auth.signed_in_user(credentials)  # None right after "Log out" was clicked
+
+if user is None:
+
+    def log_in() -> None:
+        """The only page before login: the form itself."""
+        st.title("Billing Office")
+        auth.login_form(authenticator)
+
+    # A bookmarked /invoices shows the same form (not "page not found") and,
+    # once logged in, opens that page: hidden stand-ins hold the pages' addresses.
+    pages = [
+        st.Page(log_in, title="Log in", url_path="login", icon=":material/login:", default=True),
+        *(
+            st.Page(log_in, title=spec.title, url_path=spec.url_path, visibility="hidden")
+            for spec in PAGES
+        ),
+    ]
+else:
+    pages = [
+        st.Page(spec.path, title=spec.title, icon=spec.icon, default=index == 0)
+        for index, spec in enumerate(pages_for(user.role))
+    ]
+
+st.navigation(pages).run()

@@ -1,0 +1,75 @@
+"""Cached loaders: each read runs once per ledger version, then comes from memory.
+
+`st.cache_data` keys on plain arguments only, so every loader is keyed by the
+database URL and `billing.audit.ledger_version` (the newest audit id, which
+every write moves). A write anywhere, from any session, the CLI or an import,
+makes the next page run read fresh data; until then reruns cost one tiny
+query. Loaders return collected frames or frozen values, never a session.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from billing.audit import ledger_version
+from billing.db import read_session
+from billing.repository import (
+    LedgerSummary,
+    load_customers,
+    load_invoices,
+    load_ledger_summary,
+)
+from ui.db import database_url, engine_for
+
+CACHE_ENTRIES = 32
+
+
+def current_version(url: str) -> int:
+    """The ledger version now: the cache key that expires every loader after a write."""
+    with read_session(engine_for(url)) as session:
+        return ledger_version(session)
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _ledger_summary(url: str, version: int) -> LedgerSummary:
+    with read_session(engine_for(url)) as session:
+        return load_ledger_summary(session)
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _customers(url: str, version: int) -> pl.DataFrame:
+    with read_session(engine_for(url)) as session:
+        return load_customers(session)
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _invoices(
+    url: str,
+    version: int,
+    customer_code: str | None,
+    statuses: tuple[str, ...],
+    limit: int | None,
+) -> pl.DataFrame:
+    with read_session(engine_for(url)) as session:
+        return load_invoices(session, customer_code=customer_code, statuses=statuses, limit=limit)
+
+
+def ledger_summary() -> LedgerSummary:
+    """Per-currency totals and the ledger checks, as of the latest write."""
+    url = database_url()
+    return _ledger_summary(url, current_version(url))
+
+
+def customers() -> pl.DataFrame:
+    """Customer codes, names and currencies, for filters."""
+    url = database_url()
+    return _customers(url, current_version(url))
+
+
+def invoices(
+    *, customer_code: str | None, statuses: tuple[str, ...], limit: int | None = None
+) -> pl.DataFrame:
+    """Invoices newest first with the page's filters (see `billing.repository.load_invoices`)."""
+    url = database_url()
+    return _invoices(url, current_version(url), customer_code, tuple(sorted(statuses)), limit)

@@ -1,0 +1,91 @@
+"""Money and tables for people: the only place minor units become text.
+
+The ledger keeps integer minor units; a person reads "$1,234.50" or
+"¥1,000". Amount columns stay numeric (exact decimals with the currency's
+digits) whenever a table holds a single currency, so sorting a column by
+clicking its header orders amounts, not strings; a table mixing currencies
+falls back to formatted text, because no single number format fits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from billing.money import currency_digits, display_amount
+
+
+def money(minor: int, currency: str) -> str:
+    """An amount for display, with symbol, grouping and exactly the currency's digits."""
+    return display_amount(minor, currency)
+
+
+def money_table(
+    frame: pl.DataFrame,
+    money_columns: Mapping[str, str],
+    *,
+    currency_column: str = "currency",
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Turn `*_minor` columns into displayable amounts; return the frame and its column config.
+
+    `money_columns` maps each minor-unit column to its label. With one
+    currency the amounts become exact `Decimal` values (no float ever
+    touches them) shown with that currency's digits; with several, text.
+    """
+    currencies = frame.get_column(currency_column).unique().to_list() if frame.height else []
+    config: dict[str, Any] = {}
+    if len(currencies) <= 1:
+        currency = currencies[0] if currencies else "USD"
+        digits = currency_digits(currency)
+        step = Decimal(1).scaleb(-digits)
+        exprs = [
+            (pl.col(column).cast(pl.Decimal(38, 0)) * pl.lit(step))
+            .cast(pl.Decimal(38, digits))
+            .alias(column)
+            for column in money_columns
+        ]
+        for column, label in money_columns.items():
+            config[column] = st.column_config.NumberColumn(
+                f"{label} ({currency})" if currencies else label, format=f"%.{digits}f"
+            )
+    else:
+        exprs = [_as_text(column, currency_column) for column in money_columns]
+        for column, label in money_columns.items():
+            config[column] = st.column_config.TextColumn(label)
+    return frame.with_columns(exprs), config
+
+
+def _as_text(column: str, currency_column: str) -> pl.Expr:
+    def show(row: dict[str, Any]) -> str:
+        return display_amount(row[column], row[currency_column])
+
+    shown = pl.struct(column, currency_column).map_elements(show, return_dtype=pl.String)
+    return shown.alias(column)
+
+
+def invoice_table(invoices: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The Invoices list as shown: number, customer, dates, status, total and open amount."""
+    shown = invoices.select(
+        "invoice_number",
+        pl.format("{} · {}", "customer_code", "customer_name").alias("customer"),
+        "issue_date",
+        "due_date",
+        "status",
+        "currency",
+        "total_minor",
+        "open_minor",
+    )
+    table, config = money_table(shown, {"total_minor": "Total", "open_minor": "Open"})
+    config |= {
+        "invoice_number": st.column_config.TextColumn("Invoice"),
+        "customer": st.column_config.TextColumn("Customer"),
+        "issue_date": st.column_config.DateColumn("Issued"),
+        "due_date": st.column_config.DateColumn("Due"),
+        "status": st.column_config.TextColumn("Status"),
+        "currency": st.column_config.TextColumn("Currency"),
+    }
+    return table, config
