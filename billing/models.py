@@ -232,6 +232,9 @@ class Payment(Base):
     allocated_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     method: Mapped[str] = mapped_column(String(40), default="transfer")
+    # The invoice a targeted post named (None: auto-allocated), so a replayed
+    # submission can be told apart from a different one.
+    target_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)

@@ -7,21 +7,48 @@ silent rounding (SPEC §2).
 
 from __future__ import annotations
 
+import datetime
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import format_currency, get_currency_precision, get_territory_currencies
 
 from billing.errors import Problem, ValidationError
 
-_AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
+# ASCII digits only: `\d` would also take "١٠.٠٠" (Arabic-Indic) and other scripts' digits.
+_AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
 MAX_MINOR = 10**15  # ten trillion dollars: far beyond any invoice, far inside int64
+
+
+# Babel's `get_currency_precision` gives CLDR's *display* digits, which drop the
+# minor unit where it is no longer used in practice; SPEC §2 wants ISO 4217's
+# minor units. These are exactly the codes (checked against Babel 2.18 / CLDR
+# and the ISO 4217 list) where the two disagree; CLDR says 0 for every one.
+_ISO_MINOR_UNITS_DIFFERING_FROM_CLDR: dict[str, int] = {
+    "AFN": 2,  # Afghani
+    "ALL": 2,  # Lek
+    "IQD": 3,  # Iraqi Dinar
+    "IRR": 2,  # Iranian Rial
+    "KPW": 2,  # North Korean Won
+    "LAK": 2,  # Lao Kip
+    "LBP": 2,  # Lebanese Pound
+    "MGA": 2,  # Malagasy Ariary
+    "MMK": 2,  # Kyat
+    "RSD": 2,  # Serbian Dinar
+    "SLL": 2,  # Leone (old; replaced by SLE, which both give 2)
+    "SOS": 2,  # Somali Shilling
+    "SYP": 2,  # Syrian Pound
+    "YER": 2,  # Yemeni Rial
+}
 
 
 @cache
 def currency_digits(currency: str) -> int:
     """Number of fractional digits of an ISO 4217 currency (USD 2, JPY 0, KWD 3)."""
+    if currency in _ISO_MINOR_UNITS_DIFFERING_FROM_CLDR:
+        return _ISO_MINOR_UNITS_DIFFERING_FROM_CLDR[currency]
     return int(get_currency_precision(currency))
 
 
@@ -51,7 +78,18 @@ _NOT_BILLING_CURRENCIES = frozenset(
 
 @cache
 def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies()) - _NOT_BILLING_CURRENCIES
+    """Currencies that are legal tender somewhere today, per CLDR's territory data.
+
+    `babel.numbers.list_currencies()` also lists withdrawn codes (DEM, FRF, VEB,
+    YUM, ...), so the set is built from each territory's tender currencies on the
+    date of first use; it is cached for the life of the process.
+    """
+    today = datetime.date.today()
+    in_use: set[str] = set()
+    for territory in Locale("en").territories:
+        if isinstance(territory, str):  # Babel types the keys loosely; all are codes
+            in_use.update(get_territory_currencies(territory, start_date=today, tender=True))
+    return frozenset(in_use) - _NOT_BILLING_CURRENCIES
 
 
 def check_currency(currency: str, *, field: str = "currency") -> str:

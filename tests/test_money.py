@@ -21,6 +21,55 @@ def test_currency_digits(currency: str, digits: int) -> None:
     assert currency_digits(currency) == digits
 
 
+# ISO 4217 minor units where Babel (CLDR display digits) says 0.
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    [
+        ("IQD", 3),
+        ("AFN", 2),
+        ("ALL", 2),
+        ("IRR", 2),
+        ("KPW", 2),
+        ("LAK", 2),
+        ("LBP", 2),
+        ("MGA", 2),
+        ("MMK", 2),
+        ("RSD", 2),
+        ("SLL", 2),
+        ("SOS", 2),
+        ("SYP", 2),
+        ("YER", 2),
+    ],
+)
+def test_currency_digits_follow_iso_not_cldr(currency: str, digits: int) -> None:
+    assert currency_digits(currency) == digits
+
+
+# Codes where Babel already agrees with ISO 4217: keep them that way.
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    [
+        ("CLP", 0),
+        ("ISK", 0),
+        ("UGX", 0),
+        ("XAF", 0),
+        ("XOF", 0),
+        ("HUF", 2),
+        ("TWD", 2),
+        ("COP", 2),
+        ("BHD", 3),
+        ("JOD", 3),
+        ("LYD", 3),
+        ("OMR", 3),
+        ("TND", 3),
+        ("CLF", 4),
+        ("UYW", 4),
+    ],
+)
+def test_currency_digits_agreeing_with_iso(currency: str, digits: int) -> None:
+    assert currency_digits(currency) == digits
+
+
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
     [
@@ -31,6 +80,10 @@ def test_currency_digits(currency: str, digits: int) -> None:
         ("1500", "JPY", 1500),  # no minor unit
         ("1.234", "KWD", 1234),  # three decimals: 1 × 1000 + 234
         (" 12.00 ", "USD", 1200),  # surrounding blanks are trimmed
+        ("1.500", "IQD", 1500),  # ISO 4217: three decimals (CLDR displays none)
+        ("1.5", "IQD", 1500),
+        ("10.25", "AFN", 1025),  # ISO 4217: two decimals (CLDR displays none)
+        ("10.25", "IRR", 1025),
     ],
 )
 def test_parse_amount(text: str, currency: str, minor: int) -> None:
@@ -51,6 +104,12 @@ def test_parse_amount(text: str, currency: str, minor: int) -> None:
         ("", "USD", "required"),
         ("$5", "USD", "not an amount"),
         ("NaN", "USD", "not an amount"),
+        ("1.2345", "IQD", "more than 3 decimal places"),
+        ("1.005", "IRR", "more than 2 decimal places"),
+        ("١٠.٠٠", "USD", "not an amount"),  # Arabic-Indic digits
+        ("۱۰", "USD", "not an amount"),  # Extended Arabic-Indic (Persian) digits
+        ("१०.००", "USD", "not an amount"),  # Devanagari digits
+        ("１０.００", "USD", "not an amount"),  # fullwidth digits
     ],
 )
 def test_parse_amount_refuses(text: str, currency: str, message: str) -> None:
@@ -92,3 +151,16 @@ def test_unknown_currency_refused() -> None:
     for code in ("XXQ", "XXX", "XAU", "XTS", "US"):
         with pytest.raises(ValidationError, match="ISO 4217"):
             check_currency(code)
+
+
+@pytest.mark.parametrize(
+    "code", ["USD", "EUR", "JPY", "KWD", "GBP", "CHF", "IQD", "XOF", "XAF", "AFN", "IRR"]
+)
+def test_current_currency_accepted(code: str) -> None:
+    assert check_currency(code.lower()) == code
+
+
+@pytest.mark.parametrize("code", ["DEM", "FRF", "ITL", "VEB", "VEF", "YUM", "HRK", "XXX", "XAU"])
+def test_withdrawn_or_non_money_currency_refused(code: str) -> None:
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        check_currency(code)

@@ -11,6 +11,7 @@ refused step must have written nothing, and `billing check` must stay clean.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from billing.services import (
     InvoiceCreate,
     LineCreate,
     PaymentCreate,
+    PaymentPosted,
     adjust_invoice,
     allocate_payment,
     create_customer,
@@ -64,6 +66,7 @@ class RefPayment:
     received: dt.date
     amount: int
     key: str | None
+    target: str | None = None
     allocated: int = 0
 
 
@@ -85,24 +88,24 @@ class Reference:
         self.invoices[number].touched = True
         payment.allocated += amount
 
-    def auto(self, payment: RefPayment, budget: int, cutoff: dt.date) -> int:
+    def plan_auto(self, customer: str, budget: int, cutoff: dt.date) -> list[tuple[str, int]]:
         """Oldest first by (due, issue, number) among posted invoices issued by `cutoff`."""
-        candidates = [
+        candidates = sorted(
             (inv.due, inv.issue, number)
             for number, inv in self.invoices.items()
-            if inv.customer == payment.customer
+            if inv.customer == customer
             and inv.status == "posted"
             and inv.issue <= cutoff
             and self.open(number) > 0
-        ]
-        spent = 0
-        for _, _, number in sorted(candidates):
-            take = min(budget - spent, self.open(number))
+        )
+        plan, left = [], budget
+        for _, _, number in candidates:
+            take = min(left, self.open(number))
             if take <= 0:
                 break
-            self.apply(payment, number, take)
-            spent += take
-        return spent
+            plan.append((number, take))
+            left -= take
+        return plan
 
 
 # --- random operations --------------------------------------------------------------
@@ -140,7 +143,13 @@ operations = st.one_of(
     pay_op,
     st.tuples(st.just("post_draft"), pick),
     st.tuples(st.just("allocate"), pick, st.none() | pick, st.none() | amount),
-    st.tuples(st.just("adjust"), pick, st.sampled_from(list(AdjustmentKind)), day, amount),
+    st.tuples(
+        st.just("adjust"),
+        pick,
+        st.sampled_from(list(AdjustmentKind)),
+        st.integers(min_value=-2, max_value=60),  # days after the invoice's issue date
+        st.integers(min_value=1, max_value=2_000) | amount,
+    ),
     st.tuples(st.just("void"), pick),
 )
 
@@ -162,131 +171,175 @@ def reset(engine: Engine) -> None:
             create_customer(s, actor=CLERK, data=CustomerCreate(code, f"Customer {code}", "USD"))
 
 
-def perform(engine: Engine, ref: Reference, op: tuple) -> bool:  # type: ignore[type-arg]
-    """Run `op` through the services; update the reference only if it was accepted.
+Op = tuple  # type: ignore[type-arg]
+Effect = Callable[[], None]
 
-    Returns whether the reference predicted acceptance; the caller compares with reality.
+
+def resolve(ref: Reference, op: Op) -> Op:
+    """Turn the random picks in `op` into concrete invoice numbers and payment references."""
+    kind = op[0]
+    if kind in ("post_draft", "void"):
+        return (kind, choose(list(ref.invoices), op[1], "INV-NONE"))
+    if kind == "pay":
+        _, code, pref, received, cash, target_pick, key = op
+        return (
+            kind,
+            code,
+            pref,
+            received,
+            cash,
+            choose(ref.of_customer(code), target_pick, "INV-NONE"),
+            key,
+        )
+    if kind == "allocate":
+        _, payment_pick, target_pick, cash = op
+        with_cash = [f"{c}|{r}" for (c, r), p in ref.payments.items() if p.amount > p.allocated]
+        code, pref = (choose(with_cash, payment_pick, "C1|P-NONE") or "").split("|")
+        return (kind, code, pref, choose(ref.of_customer(code), target_pick, "INV-NONE"), cash)
+    if kind == "adjust":
+        _, number_pick, adj_kind, days_after_issue, cash = op
+        number = choose(list(ref.invoices), number_pick, "INV-NONE")
+        issued = ref.invoices[number].issue if number in ref.invoices else START
+        return (kind, number, adj_kind, issued + dt.timedelta(days=days_after_issue), cash)
+    return op
+
+
+def predict(ref: Reference, op: Op) -> tuple[Effect | None, bool]:
+    """What SPEC §2 says `op` should do, decided before the services run.
+
+    Returns the change to make to the reference if the operation must be
+    accepted (None if it must be refused), and whether it must be a replay.
+    Nothing here mutates the reference.
     """
+    kind = op[0]
+    nothing: Effect = lambda: None  # noqa: E731
+    if kind == "invoice":
+        _, number, code, issue, total, terms, post = op
+        if number in ref.invoices:
+            return None, False
+        status = "posted" if post else "draft"
+        new = RefInvoice(code, issue, issue + dt.timedelta(days=terms), total, status)
+        return (lambda: ref.invoices.__setitem__(number, new)), False
+    if kind == "post_draft":
+        inv = ref.invoices.get(op[1])
+        if inv is None or inv.status != "draft":
+            return None, False
+        return (lambda: setattr(inv, "status", "posted")), False
+    if kind == "pay":
+        _, code, pref, received, cash, target, key = op
+        earlier = next((p for p in ref.payments.values() if key is not None and p.key == key), None)
+        if earlier is not None:
+            same = ref.payments.get((code, pref)) is earlier and (
+                earlier.received,
+                earlier.amount,
+            ) == (received, cash)
+            same = same and earlier.target == target
+            return (nothing if same else None), same
+        if (code, pref) in ref.payments:
+            return None, False
+        payment = RefPayment(code, received, cash, key, target)
+        if target is None:
+            plan = ref.plan_auto(code, cash, received)
+        else:
+            inv = ref.invoices.get(target)
+            if inv is None or inv.status != "posted":
+                return None, False
+            take = min(cash, ref.open(target))
+            plan = [(target, take)] if take else []
+
+        def post() -> None:
+            ref.payments[(code, pref)] = payment
+            for number, amount in plan:
+                ref.apply(payment, number, amount)
+
+        return post, False
+    if kind == "allocate":
+        _, code, pref, target, cash = op
+        found = ref.payments.get((code, pref))
+        if found is None:
+            return None, False
+        paying: RefPayment = found
+        left = paying.amount - paying.allocated
+        if left <= 0 or (cash is not None and cash > left):
+            return None, False
+        budget = cash if cash is not None else left
+        if target is None:
+            # Later allocation of cash on account: every open invoice, oldest first.
+            plan = ref.plan_auto(code, budget, dt.date.max)
+        else:
+            inv = ref.invoices.get(target)
+            if (
+                inv is None
+                or inv.status != "posted"
+                or (cash is not None and cash > ref.open(target))
+            ):
+                return None, False
+            take = min(budget, ref.open(target))
+            plan = [(target, take)] if take else []
+        if not plan:
+            return None, False
+
+        def allocate() -> None:
+            for number, amount in plan:
+                ref.apply(paying, number, amount)
+
+        return allocate, False
+    if kind == "adjust":
+        _, number, _, when, cash = op
+        inv = ref.invoices.get(number)
+        if inv is None or inv.status != "posted" or when < inv.issue or cash > ref.open(number):
+            return None, False
+
+        def adjust() -> None:
+            inv.settled += cash
+            inv.touched = True
+
+        return adjust, False
+    if kind == "void":
+        inv = ref.invoices.get(op[1])
+        if inv is None or inv.status != "posted" or inv.touched:
+            return None, False
+        return (lambda: setattr(inv, "status", "void")), False
+    raise AssertionError(kind)
+
+
+def execute(engine: Engine, op: Op) -> object:
+    """Run `op` through the real services in one write transaction."""
     kind = op[0]
     with write_session(engine) as s:
         if kind == "invoice":
             _, number, code, issue, total, terms, post = op
-            ok = number not in ref.invoices
-            create_invoice(
-                s,
-                actor=CLERK,
-                post=post,
-                data=InvoiceCreate(
-                    number,
-                    code,
-                    issue,
-                    [LineCreate("x", Decimal(1), total)],
-                    issue + dt.timedelta(days=terms),
-                ),
-            )
-            if ok:
-                ref.invoices[number] = RefInvoice(
-                    code,
-                    issue,
-                    issue + dt.timedelta(days=terms),
-                    total,
-                    "posted" if post else "draft",
-                )
-            return ok
+            line = [LineCreate("x", Decimal(1), total)]
+            data = InvoiceCreate(number, code, issue, line, issue + dt.timedelta(days=terms))
+            return create_invoice(s, actor=CLERK, post=post, data=data)
         if kind == "post_draft":
-            number = choose(list(ref.invoices), op[1], "INV-NONE") or ""
-            ok = number in ref.invoices and ref.invoices[number].status == "draft"
-            post_invoice(s, actor=CLERK, invoice_number=number)
-            ref.invoices[number].status = "posted"
-            return ok
+            return post_invoice(s, actor=CLERK, invoice_number=op[1])
         if kind == "pay":
-            _, code, pref, received, cash, target_pick, key = op
-            target = choose(ref.of_customer(code), target_pick, "INV-NONE")
-            existing = next(
-                (p for p in ref.payments.values() if key is not None and p.key == key), None
+            _, code, pref, received, cash, target, key = op
+            data = PaymentCreate(
+                code, pref, received, cash, invoice_number=target, idempotency_key=key
             )
-            result = post_payment(
-                s,
-                actor=CLERK,
-                data=PaymentCreate(
-                    code, pref, received, cash, invoice_number=target, idempotency_key=key
-                ),
-            )
-            if existing is not None:
-                same = (
-                    (existing.customer, existing.received, existing.amount)
-                    == (code, received, cash)
-                    and (code, pref) in ref.payments
-                    and ref.payments[(code, pref)] is existing
-                )
-                return same and result.replayed
-            if (code, pref) in ref.payments:
-                return False
-            payment = RefPayment(code, received, cash, key)
-            if target is None:
-                ref.auto(payment, cash, received)
-            else:
-                inv = ref.invoices.get(target)
-                if inv is None or inv.customer != code or inv.status != "posted":
-                    return False
-                take = min(cash, ref.open(target))
-                if take:
-                    ref.apply(payment, target, take)
-            ref.payments[(code, pref)] = payment
-            return True
+            return post_payment(s, actor=CLERK, data=data)
         if kind == "allocate":
-            _, payment_pick, target_pick, cash = op
-            with_cash = [f"{c}|{r}" for (c, r), p in ref.payments.items() if p.amount > p.allocated]
-            code, pref = (choose(with_cash, payment_pick, "C1|P-NONE") or "").split("|")
-            target = choose(ref.of_customer(code), target_pick, "INV-NONE")
-            payment_row = s.scalars(
-                select(Payment)
+            _, code, pref, target, cash = op
+            payment_id = s.scalar(
+                select(Payment.id)
                 .where(Payment.payment_reference == pref)
                 .where(Payment.customer.has(customer_code=code))
-            ).first()
-            payment_id = payment_row.id if payment_row else -1
-            allocate_payment(
-                s, actor=CLERK, payment_id=payment_id, invoice_number=target, amount_minor=cash
             )
-            payment = ref.payments.get((code, pref))
-            if payment is None:
-                return False
-            left = payment.amount - payment.allocated
-            if left <= 0 or (cash is not None and cash > left):
-                return False
-            budget = cash if cash is not None else left
-            if target is None:
-                return ref.auto(payment, budget, dt.date.max) > 0
-            inv = ref.invoices.get(target)
-            if inv is None or inv.customer != code or inv.status != "posted":
-                return False
-            if cash is not None and cash > ref.open(target):
-                return False
-            take = min(budget, ref.open(target))
-            if take <= 0:
-                return False
-            ref.apply(payment, target, take)
-            return True
+            return allocate_payment(
+                s,
+                actor=CLERK,
+                payment_id=payment_id or -1,
+                invoice_number=target,
+                amount_minor=cash,
+            )
         if kind == "adjust":
-            _, number_pick, adj_kind, when, cash = op
-            number = choose(list(ref.invoices), number_pick, "INV-NONE") or ""
-            adjust_invoice(
-                s, actor=MANAGER, data=AdjustmentCreate(number, adj_kind, when, cash, "random")
-            )
-            inv = ref.invoices.get(number)
-            if inv is None or inv.status != "posted" or when < inv.issue or cash > ref.open(number):
-                return False
-            inv.settled += cash
-            inv.touched = True
-            return True
+            _, number, adj_kind, when, cash = op
+            data = AdjustmentCreate(number, adj_kind, when, cash, "random")
+            return adjust_invoice(s, actor=MANAGER, data=data)
         if kind == "void":
-            number = choose(list(ref.invoices), op[1], "INV-NONE") or ""
-            void_invoice(s, actor=MANAGER, invoice_number=number, reason="random")
-            inv = ref.invoices.get(number)
-            if inv is None or inv.status != "posted" or inv.touched:
-                return False
-            inv.status = "void"
-            return True
+            return void_invoice(s, actor=MANAGER, invoice_number=op[1], reason="random")
     raise AssertionError(kind)
 
 
@@ -305,27 +358,23 @@ def assert_matches(engine: Engine, ref: Reference) -> None:
     assert payments == {k: p.allocated for k, p in ref.payments.items()}
 
 
-def run(engine: Engine, ops: list[tuple]) -> None:  # type: ignore[type-arg]
+def run(engine: Engine, ops: list[Op]) -> None:
     reset(engine)
     ref = Reference()
-    for op in ops:
-        snapshot = (
-            {n: (i.status, i.settled) for n, i in ref.invoices.items()},
-            {k: p.allocated for k, p in ref.payments.items()},
-        )
+    for raw in ops:
+        op = resolve(ref, raw)
+        effect, replay = predict(ref, op)
         before = table_counts(engine)
         try:
-            accepted_by_reference = perform(engine, ref, op)
-        except BillingError:
-            # Refused by the services: the reference must agree, and nothing may have been written.
-            assert table_counts(engine) == before, op
-            restored = (
-                {n: (i.status, i.settled) for n, i in ref.invoices.items()},
-                {k: p.allocated for k, p in ref.payments.items()},
-            )
-            assert restored == snapshot, f"reference accepted what the services refused: {op}"
+            result = execute(engine, op)
+        except BillingError as error:
+            assert effect is None, f"services refused what SPEC §2 allows: {op}: {error}"
+            assert table_counts(engine) == before, f"a refused step wrote something: {op}"
         else:
-            assert accepted_by_reference, f"services accepted what the reference refuses: {op}"
+            assert effect is not None, f"services accepted what SPEC §2 refuses: {op}"
+            effect()
+            if op[0] == "pay":
+                assert isinstance(result, PaymentPosted) and result.replayed == replay, op
         assert_matches(engine, ref)
 
 
@@ -342,7 +391,7 @@ def test_random_ledgers_match_the_reference(engine: Engine) -> None:
 
     @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(history)
-    def check(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    def check(ops: list[Op]) -> None:
         run(engine, ops)
 
     check()

@@ -121,6 +121,7 @@ def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> Paym
 
     if data.invoice_number is not None:
         invoice = _target_invoice(session, data.invoice_number, customer, currency)
+        payment.target_invoice_id = invoice.id
         item = _open_item(invoice)
         plan = [(item, plan_targeted_allocation(payment.amount_minor, item))]
     else:
@@ -322,11 +323,21 @@ def _apply(
 
 def _replay(session: Session, payment: Payment, data: PaymentCreate) -> PaymentPosted:
     customer = session.get_one(Customer, payment.customer_id)
+    target = (
+        session.scalar(
+            select(Invoice.invoice_number).where(Invoice.id == payment.target_invoice_id)
+        )
+        if payment.target_invoice_id is not None
+        else None
+    )
     same = (
         customer.customer_code == data.customer_code.strip()
         and payment.payment_reference == data.payment_reference.strip()
         and payment.received_date == data.received_date
         and payment.amount_minor == data.amount_minor
+        and payment.currency == (data.currency or payment.currency).strip().upper()
+        and payment.method == ((data.method or "").strip() or "transfer")
+        and (data.invoice_number or "").strip() == (target or "")
     )
     if not same:
         raise Conflict(

@@ -146,6 +146,7 @@ def upgrade() -> None:
         sa.Column("allocated_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("method", sa.String(length=40), nullable=False),
+        sa.Column("target_invoice_id", sa.Integer(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=80), nullable=True),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -156,6 +157,11 @@ def upgrade() -> None:
         sa.CheckConstraint("amount_minor > 0", name=op.f("ck_payments_amount_positive")),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_payments_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_invoice_id"],
+            ["invoices.id"],
+            name=op.f("fk_payments_target_invoice_id_invoices"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
         sa.UniqueConstraint(
