@@ -64,6 +64,12 @@ def record(
     )
 
 
-def ledger_version(session: Session) -> int:
-    """A number that changes on every write (the newest audit id): a cache key for reads."""
-    return int(session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0))) or 0)
+def ledger_version(session: Session) -> tuple[int, int]:
+    """A value that changes on every committed write: a cache key for reads.
+
+    The audit log is append-only and every write adds to it, so its row count
+    grows with each commit. The newest id alone is not enough on PostgreSQL:
+    a transaction that drew a lower id can commit after one that drew a higher.
+    """
+    count, newest = session.execute(select(func.count(), func.max(AuditEntry.id))).one()
+    return int(count), int(newest or 0)

@@ -204,6 +204,19 @@ def _invoice_totals(session: Session) -> list[str]:
     )
 
 
+def _payment_currency(session: Session) -> list[str]:
+    rows = session.execute(
+        select(Payment.id, Payment.payment_reference, Payment.currency, Customer.currency)
+        .join(Customer, Payment.customer_id == Customer.id)
+        .where(Payment.currency != Customer.currency)
+        .order_by(Payment.id)
+    ).all()
+    return _limit(
+        "payment inconsistent",
+        [f"payment {i} ({r}): currency {c}, customer's {cc}" for i, r, c, cc in rows],
+    )
+
+
 def _dates_and_currency(session: Session) -> list[str]:
     customer = aliased(Customer)
     rows = session.execute(
@@ -234,4 +247,5 @@ _RULES = (
     _positive_amounts,
     _invoice_totals,
     _dates_and_currency,
+    _payment_currency,
 )

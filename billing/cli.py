@@ -21,6 +21,7 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -28,7 +29,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from billing.checks import check_ledger
 from billing.csv_import import ImportFailed, import_csv
@@ -99,6 +100,9 @@ def _user_errors() -> Iterator[None]:
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         _fail(f"cannot reach the database at {shown_url(url)}: {reason}")
+    except DatabaseError as error:  # not a database file, a constraint, a server refusal
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        _fail(f"the database at {shown_url(url)} refused: {reason}")
     except ArgumentError as error:
         _fail(f"BILLING_DATABASE_URL {shown_url(url)} is not usable: {error}")
     except OSError as error:
@@ -110,6 +114,9 @@ def _engine(*, need_schema: bool = True) -> Engine:
         engine = make_engine(database_url())
     except ImportError as error:  # the URL names a driver that is not installed
         _fail(f"no database driver for {shown_url(database_url())}: {error}")
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if need_schema and path and path != ":memory:" and not Path(path).exists():
+        _fail(f"there is no database at {path}; run: billing init-db")
     if need_schema and current_revision(engine) is None:
         _fail(f"the database at {shown_url(database_url())} has no tables; run: billing init-db")
     return engine
@@ -131,14 +138,23 @@ def init_db() -> None:
 def seed_demo(
     invoices: Annotated[int, typer.Option(min=1, help="How many invoices to generate.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 42,
+    today: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day of the data (default: today)."),
+    ] = None,
 ) -> None:
-    """Fill the database with realistic, deterministic demo data."""
+    """Fill an empty database with realistic demo data: the same for the same seed and day."""
     try:
         from sample_data.generator import seed_demo as generate  # noqa: PLC0415 (heavy)
     except ImportError as error:
         _fail(f"the demo data generator is not available: {error}")
     with _user_errors():
-        summary = generate(_engine(need_schema=False), invoices=invoices, seed=seed)
+        summary = generate(
+            _engine(need_schema=False),
+            invoices=invoices,
+            seed=seed,
+            today=today.date() if today else None,
+        )
         typer.echo(str(summary))
 
 

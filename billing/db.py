@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -47,8 +46,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    # No folder or file is made here: `billing.schema.upgrade_database` makes the
+    # folder, so a read against a mistyped path fails instead of creating one.
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

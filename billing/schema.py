@@ -9,6 +9,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
+from billing.db import READ_ONLY
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -21,6 +23,9 @@ def alembic_config() -> Config:
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run again on an up-to-date database."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -30,4 +35,5 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})  # no SQLite write lock to read
         return MigrationContext.configure(connection).get_current_revision()

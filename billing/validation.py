@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from billing.errors import Problem, ValidationError
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]*$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
@@ -106,7 +107,7 @@ def parse_date(text: str, *, field: str) -> dt.date:
     """Parse an ISO `YYYY-MM-DD` date, the only date format the ledger reads."""
     raw = (text or "").strip()
     try:
-        if len(raw) != 10:
+        if not _ISO_DATE.match(raw):  # fromisoformat alone also takes 2026-W10-1
             raise ValueError(raw)
         return dt.date.fromisoformat(raw)
     except ValueError:

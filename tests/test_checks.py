@@ -89,3 +89,13 @@ def test_adjustment_before_issue_is_found(ledger: Engine) -> None:
     assert findings(ledger) == [
         "adjustment invalid: adjustment 1 on INV-1: dated before the invoice was issued"
     ]
+
+
+def test_payment_in_another_currency_is_found(paid: Engine) -> None:
+    corrupt(
+        paid,
+        "DELETE FROM allocations",
+        "UPDATE invoices SET settled_minor = 0",
+        "UPDATE payments SET allocated_minor = 0, currency = 'EUR'",
+    )
+    assert findings(paid) == ["payment inconsistent: payment 1 (P1): currency EUR, customer's USD"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -125,9 +126,28 @@ def test_business_error_is_one_line(cli: CliRunnerFor) -> None:
     assert one_error_line(result) == "error: password '…': must be at least 8 characters"
 
 
-def test_database_without_schema(cli: CliRunnerFor) -> None:
+def test_database_without_schema(cli: CliRunnerFor, database_url: str) -> None:
     result = cli("check")
-    assert one_error_line(result).endswith("has no tables; run: billing init-db")
+    if database_url.startswith("sqlite"):
+        # A read never creates the file it was pointed at.
+        path = database_url.removeprefix("sqlite:///")
+        assert (
+            one_error_line(result) == f"error: there is no database at {path}; run: billing init-db"
+        )
+        assert not Path(path).exists()
+    else:
+        assert one_error_line(result).endswith("has no tables; run: billing init-db")
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_bytes(b"these are not the pages of a database" * 200)
+    result = CliRunner().invoke(
+        app, ["check"], env={"BILLING_DATABASE_URL": f"sqlite:///{garbage}"}
+    )
+    assert one_error_line(result) == (
+        f"error: the database at sqlite:///{garbage} refused: file is not a database"
+    )
 
 
 def test_unreachable_database_hides_the_password() -> None:
@@ -195,7 +215,6 @@ def test_broken_ledger_fails_the_check(cli: CliRunnerFor) -> None:
 
 
 def test_seed_demo(cli: CliRunnerFor) -> None:
-    pytest.importorskip("sample_data.generator")
     cli.ready()
     result = cli("seed-demo", "--invoices", "40", "--seed", "7")
     assert result.exit_code == 0, result.stderr
@@ -203,6 +222,16 @@ def test_seed_demo(cli: CliRunnerFor) -> None:
     assert cli("check").exit_code == 0
     with read_session(make_engine(cli.url)) as s:
         assert (s.scalar(select(func.count()).select_from(Invoice)) or 0) >= 40
+
+
+def test_seed_demo_on_a_fresh_database_up_to_a_given_day(cli: CliRunnerFor) -> None:
+    result = cli("seed-demo", "--invoices", "40", "--seed", "7", "--today", "2025-06-30")
+    assert result.exit_code == 0, result.stderr
+    with read_session(make_engine(cli.url)) as s:
+        assert s.scalar(select(func.max(Invoice.issue_date))) <= dt.date(2025, 6, 30)
+    assert cli("check").exit_code == 0
+    again = cli("seed-demo")
+    assert one_error_line(again).startswith("error: ")  # only an empty ledger is seeded
 
 
 def test_large_import_shows_progress(tmp_path: Path) -> None:

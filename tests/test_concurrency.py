@@ -147,3 +147,54 @@ def test_one_key_submitted_twenty_times_makes_one_payment(contested: Engine) -> 
     with read_session(contested) as s:
         assert s.scalar(select(func.count()).select_from(Payment)) == 1
     assert open_balance(contested, "INV-1") == 10_000 - 2_500
+
+
+def test_twenty_auto_allocations_across_invoices_never_deadlock(contested: Engine) -> None:
+    """Auto-allocation locks every open invoice of the customer, in ascending id order."""
+    with write_session(contested) as s:
+        for n in range(2, 6):  # four more invoices of 2,500 each: 10,000 + 4 × 2,500 = 20,000 open
+            create_invoice(
+                s,
+                actor=CLERK,
+                data=InvoiceCreate(
+                    f"INV-{n}", "C001", dt.date(2026, 1, n), [LineCreate("Work", Decimal(1), 2_500)]
+                ),
+                post=True,
+            )
+
+    def post(i: int) -> PaymentPosted:
+        with write_session(contested) as s:
+            return post_payment(s, actor=CLERK, data=PaymentCreate("C001", f"A{i:02d}", D, 1_500))
+
+    results, errors = run_together(post)
+    assert errors == []
+    # 20 × 1,500 = 30,000 received against 20,000 open: all of it applied, 10,000 on account.
+    posted = [r for r in results if isinstance(r, PaymentPosted)]
+    assert sum(a.amount_minor for r in posted for a in r.applied) == 20_000
+    assert sum(r.unapplied_minor for r in posted) == 10_000
+    with read_session(contested) as s:
+        assert check_ledger(s) == []
+
+
+def test_one_invoice_number_entered_twenty_times_is_one_invoice(contested: Engine) -> None:
+    def enter(i: int) -> object:
+        with write_session(contested) as s:
+            return create_invoice(
+                s,
+                actor=CLERK,
+                data=InvoiceCreate(
+                    "INV-TWIN",
+                    "C001",
+                    dt.date(2026, 1, 2),
+                    [LineCreate("Work", Decimal(1), 100 + i)],
+                ),
+                post=True,
+            )
+
+    results, errors = run_together(enter)
+    assert len(results) == 1
+    # The other nineteen get a clerk's message, never a raw database error.
+    assert len(errors) == 19
+    assert all(
+        isinstance(e, BillingError) and "'INV-TWIN' is already in use" in str(e) for e in errors
+    )

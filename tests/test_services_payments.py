@@ -84,7 +84,7 @@ def test_targeted_other_customers_invoice_is_an_error(ledger: Engine) -> None:
     assert table_counts(ledger) == before  # nothing half-written: no payment row either
 
 
-def test_targeted_other_currency_is_an_error(ledger: Engine) -> None:
+def test_payment_currency_must_be_the_customers(ledger: Engine) -> None:
     with (
         pytest.raises(ValidationError, match="must be the customer's currency USD"),
         write_session(ledger) as s,

@@ -1,8 +1,8 @@
 """Cached loaders: each read runs once per ledger version, then comes from memory.
 
 `st.cache_data` keys on plain arguments only, so every loader is keyed by the
-database URL and `billing.audit.ledger_version` (the newest audit id, which
-every write moves). A write anywhere, from any session, the CLI or an import,
+database URL and `billing.audit.ledger_version` (the audit log's size and newest id,
+which every write moves). A write anywhere, from any session, the CLI or an import,
 makes the next page run read fresh data; until then reruns cost one tiny
 query. Loaders return collected frames or frozen values, never a session.
 """
@@ -25,20 +25,20 @@ from ui.db import database_url, engine_for
 CACHE_ENTRIES = 32
 
 
-def current_version(url: str) -> int:
+def current_version(url: str) -> tuple[int, int]:
     """The ledger version now: the cache key that expires every loader after a write."""
     with read_session(engine_for(url)) as session:
         return ledger_version(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
-def _ledger_summary(url: str, version: int) -> LedgerSummary:
+def _ledger_summary(url: str, version: tuple[int, int]) -> LedgerSummary:
     with read_session(engine_for(url)) as session:
         return load_ledger_summary(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
-def _customers(url: str, version: int) -> pl.DataFrame:
+def _customers(url: str, version: tuple[int, int]) -> pl.DataFrame:
     with read_session(engine_for(url)) as session:
         return load_customers(session)
 
@@ -46,7 +46,7 @@ def _customers(url: str, version: int) -> pl.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
 def _invoices(
     url: str,
-    version: int,
+    version: tuple[int, int],
     customer_code: str | None,
     statuses: tuple[str, ...],
     limit: int | None,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.errors import NotFound
+from billing.errors import Conflict, NotFound
 from billing.models import Customer, Invoice, Payment
 
 T = TypeVar("T")
@@ -22,6 +25,20 @@ def locked(statement: Select[Any]) -> Select[Any]:
     """
     entity = statement.column_descriptions[0]["entity"]
     return statement.with_for_update(of=entity).execution_options(populate_existing=True)
+
+
+@contextmanager
+def unique_or_conflict(session: Session, message: str) -> Iterator[None]:
+    """Insert inside a savepoint; a unique key taken meanwhile becomes `Conflict(message)`.
+
+    The services look a key up before inserting, for a friendly message; this
+    covers the race where another transaction commits the same key in between.
+    """
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError:
+        raise Conflict(message) from None
 
 
 def customer_by_code(session: Session, code: str, *, lock: bool = False) -> Customer:

@@ -12,7 +12,7 @@ from billing.errors import Conflict, ValidationError
 from billing.models import Customer
 from billing.money import check_currency
 from billing.roles import Action, Actor, require
-from billing.services._common import customer_by_code
+from billing.services._common import customer_by_code, unique_or_conflict
 from billing.validation import Checker
 
 DEFAULT_TERMS_DAYS = 30
@@ -83,8 +83,8 @@ def create_customer(session: Session, *, actor: Actor, data: CustomerCreate) -> 
         credit_limit_minor=data.credit_limit_minor,
         currency=currency,
     )
-    session.add(customer)
-    session.flush()
+    with unique_or_conflict(session, f"customer code {code!r} is already in use"):
+        session.add(customer)
     audit.record(
         session,
         actor=actor,

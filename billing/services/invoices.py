@@ -20,7 +20,7 @@ from billing.invoice_math import line_amounts
 from billing.models import Adjustment, Allocation, Invoice, InvoiceLine, InvoiceStatus
 from billing.money import MAX_MINOR
 from billing.roles import Action, Actor, require
-from billing.services._common import customer_by_code, invoice_by_number
+from billing.services._common import customer_by_code, invoice_by_number, unique_or_conflict
 from billing.validation import Checker
 
 MAX_LINES = 500
@@ -130,8 +130,8 @@ def create_invoice(
         posted_at=dt.datetime.now(dt.UTC) if post else None,
         lines=rows,
     )
-    session.add(invoice)
-    session.flush()
+    with unique_or_conflict(session, f"invoice number {number!r} is already in use"):
+        session.add(invoice)
     after = audit.snapshot(invoice) or {}
     after["lines"] = [audit.snapshot(r) for r in rows]
     audit.record(

@@ -156,6 +156,12 @@ def allocate_payment(
     Defaults: the amount is as much as fits; each allocation is dated the later
     of the payment's received date and the invoice's issue date. An explicit
     `applied_date` may not precede either.
+
+    Without a target this is SPEC §2's oldest-first rule over the customer's
+    open invoices, with one deliberate difference from posting: cash already
+    on account may pay invoices issued *after* it was received (that is what
+    a credit on account is for), dated their issue date. With an explicit
+    `applied_date`, only invoices issued by then are eligible.
     """
     require(actor, Action.ALLOCATE_PAYMENT)
     check = Checker()

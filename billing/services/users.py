@@ -10,6 +10,7 @@ from billing import audit
 from billing.errors import Conflict
 from billing.models import User
 from billing.roles import Action, Actor, Role, require
+from billing.services._common import unique_or_conflict
 from billing.validation import Checker
 
 MIN_PASSWORD_LENGTH = 8
@@ -66,8 +67,8 @@ def add_user(
         role=role,
         password_hash=hash_password(password),
     )
-    session.add(user)
-    session.flush()
+    with unique_or_conflict(session, f"user {login!r} already exists"):
+        session.add(user)
     audit.record(
         session,
         actor=actor,
