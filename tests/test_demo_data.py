@@ -26,7 +26,6 @@ from billing.models import (
     CollectionActivity,
     Customer,
     Invoice,
-    InvoiceLine,
     InvoiceStatus,
     Payment,
     User,
@@ -43,7 +42,7 @@ from billing.services import (
     post_payment,
     verify_password,
 )
-from billing.services.bulk import DemoLedger, check_demo_ledger, load_demo_ledger
+from billing.services.bulk import LEDGER_MODELS, DemoLedger, check_demo_ledger, load_demo_ledger
 from sample_data.generator import (
     DEMO_USERS,
     SEED_ACTOR,
@@ -56,15 +55,6 @@ from tests.conftest import ADMIN, CLERK, sqlite_url
 
 TODAY = dt.date(2026, 6, 30)
 INVOICES = 2_000
-LEDGER_MODELS = (
-    Customer,
-    Invoice,
-    InvoiceLine,
-    Payment,
-    Allocation,
-    Adjustment,
-    CollectionActivity,
-)
 
 
 def _plain(value: object) -> object:
