@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, select
 
 from billing.db import read_session, write_session
-from billing.models import AuditEntry, Base, Invoice, Payment
+from billing.models import AdjustmentKind, AuditEntry, Base, Invoice, Payment
 from billing.services import (
     AdjustmentCreate,
     CustomerCreate,
@@ -82,8 +82,6 @@ def pay(
 def adjust(
     engine: Engine, number: str, kind: str, when: dt.date, amount_minor: int, reason: str = "agreed"
 ) -> None:
-    from billing.models import AdjustmentKind
-
     with write_session(engine) as s:
         adjust_invoice(
             s,
