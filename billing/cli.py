@@ -18,8 +18,9 @@ problem, then the one-line summary.
 from __future__ import annotations
 
 import getpass
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -36,9 +37,22 @@ from billing.csv_import import ImportFailed, import_csv
 from billing.db import database_url, make_engine, read_session, write_session
 from billing.errors import BillingError
 from billing.models import Allocation, Invoice, Payment
+from billing.reports import (
+    aging_csv,
+    aging_report,
+    aging_table,
+    kpi_csv,
+    kpi_report,
+    kpi_table,
+    parse_buckets,
+)
+from billing.repository import load_ledger_frames
 from billing.roles import Actor, Role
 from billing.schema import current_revision, upgrade_database
 from billing.services import add_user
+from billing.validation import parse_date
+from queries.aging import Basis
+from queries.ledger import LedgerFrames
 
 PROGRESS_MIN_ROWS = 1000
 
@@ -51,6 +65,16 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage the people who log in.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+report_app = typer.Typer(help="Receivables reports (SPEC §3 figures).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+class ReportFormat(StrEnum):
+    """How a report is printed: aligned text for people, CSV for spreadsheets, JSON for scripts."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
 
 
 class ImportKind(StrEnum):
@@ -226,6 +250,74 @@ def check() -> None:
         typer.echo(
             f"ledger OK ({invoices} invoices, {payments} payments, {allocations} allocations)"
         )
+
+
+def _ledger() -> LedgerFrames:
+    with read_session(_engine()) as session:
+        return load_ledger_frames(session)
+
+
+CurrencyOption = Annotated[
+    str | None,
+    typer.Option(help="Report this currency (needed when the ledger holds several)."),
+]
+FormatOption = Annotated[ReportFormat, typer.Option("--format", help="Output format.")]
+
+
+@report_app.command("aging")
+def report_aging(
+    as_of: Annotated[str, typer.Option("--as-of", help="The date to age at (YYYY-MM-DD).")],
+    basis: Annotated[
+        Basis, typer.Option(help="Count days past the due date or since the issue date.")
+    ] = Basis.DUE,
+    buckets: Annotated[
+        str, typer.Option(help="Bucket boundaries in days, increasing, comma-separated.")
+    ] = "30,60,90",
+    output: FormatOption = ReportFormat.TABLE,
+    currency: CurrencyOption = None,
+) -> None:
+    """Open balances by customer and age bucket at a date, with unapplied cash."""
+    with _user_errors():
+        report = aging_report(
+            _ledger(),
+            as_of=parse_date(as_of, field="--as-of"),
+            basis=basis,
+            boundaries=parse_buckets(buckets),
+            currency=currency,
+        )
+        _print_report(report, output, table=aging_table, csv=aging_csv)
+
+
+@report_app.command("kpis")
+def report_kpis(
+    start: Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")],
+    output: FormatOption = ReportFormat.TABLE,
+    currency: CurrencyOption = None,
+) -> None:
+    """AR, DSO, best possible DSO, ADD, countback DSO, CEI and cash for a period."""
+    with _user_errors():
+        first = parse_date(start, field="--from")
+        last = parse_date(end, field="--to")
+        if last < first:
+            _fail(f"--to {end} is before --from {start}")
+        report = kpi_report(_ledger(), start=first, end=last, currency=currency)
+        _print_report(report, output, table=kpi_table, csv=kpi_csv)
+
+
+def _print_report(
+    report: dict[str, Any],
+    output: ReportFormat,
+    *,
+    table: Callable[[dict[str, Any]], str],
+    csv: Callable[[dict[str, Any]], str],
+) -> None:
+    if output is ReportFormat.JSON:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    elif output is ReportFormat.CSV:
+        typer.echo(csv(report), nl=False)
+    else:
+        typer.echo(table(report))
 
 
 @users_app.command("add")

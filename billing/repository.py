@@ -18,8 +18,17 @@ from sqlalchemy.orm import Session
 
 from billing.checks import check_ledger
 from billing.errors import NotFound
-from billing.models import Customer, Invoice, InvoiceStatus, Payment, User
+from billing.models import (
+    Adjustment,
+    Allocation,
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    User,
+)
 from billing.roles import Role
+from queries.ledger import SCHEMAS, LedgerFrames
 
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
     "invoice_number": pl.String(),
@@ -202,6 +211,61 @@ def load_customers(session: Session) -> pl.DataFrame:
         )
     ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=CUSTOMER_COLUMNS, orient="row")
+
+
+def load_ledger_frames(session: Session) -> LedgerFrames:
+    """The posted ledger as Polars frames for `queries/` (the contract in `queries.ledger`).
+
+    Drafts and void invoices are left out here, once, so no query can count
+    them by mistake; allocations and adjustments come only with their posted
+    invoice. Frames are collected (the session closes after this call) and
+    handed over lazy.
+    """
+    posted = Invoice.status == InvoiceStatus.POSTED
+    statements = {
+        "invoices": select(
+            Invoice.id,
+            Invoice.invoice_number,
+            Invoice.customer_id,
+            Invoice.currency,
+            Invoice.issue_date,
+            Invoice.due_date,
+            Invoice.total_minor,
+        ).where(posted),
+        "allocations": select(
+            Allocation.payment_id,
+            Allocation.invoice_id,
+            Allocation.applied_date,
+            Allocation.amount_minor,
+        )
+        .join(Invoice, Allocation.invoice_id == Invoice.id)
+        .where(posted),
+        "adjustments": select(
+            Adjustment.invoice_id, Adjustment.kind, Adjustment.date, Adjustment.amount_minor
+        )
+        .join(Invoice, Adjustment.invoice_id == Invoice.id)
+        .where(posted),
+        "payments": select(
+            Payment.id,
+            Payment.customer_id,
+            Payment.currency,
+            Payment.received_date,
+            Payment.amount_minor,
+        ),
+        "customers": select(
+            Customer.id,
+            Customer.customer_code,
+            Customer.name,
+            Customer.currency,
+            Customer.payment_terms_days,
+            Customer.credit_limit_minor,
+        ),
+    }
+    frames = {}
+    for name, statement in statements.items():
+        rows = [tuple(row) for row in session.execute(statement)]
+        frames[name] = pl.DataFrame(rows, schema=SCHEMAS[name], orient="row")
+    return LedgerFrames.from_frames(frames)
 
 
 def load_login_users(session: Session) -> list[LoginUser]:

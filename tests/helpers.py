@@ -24,12 +24,16 @@ from billing.services import (
 from tests.conftest import CLERK, MANAGER
 
 
-def customer(engine: Engine, code: str, currency: str = "USD", terms: int = 30) -> None:
+def customer(
+    engine: Engine, code: str, currency: str = "USD", terms: int = 30, name: str | None = None
+) -> None:
     with write_session(engine) as s:
         create_customer(
             s,
             actor=CLERK,
-            data=CustomerCreate(code, f"Customer {code}", currency, payment_terms_days=terms),
+            data=CustomerCreate(
+                code, name or f"Customer {code}", currency, payment_terms_days=terms
+            ),
         )
 
 
