@@ -82,7 +82,9 @@ def _moved(column: str) -> pl.Expr:
     return pl.col(column) - pl.col(f"{column}{_BEGIN}")
 
 
-def period_kpis(ledger: LedgerFrames, periods: pl.LazyFrame) -> pl.LazyFrame:
+def period_kpis(
+    ledger: LedgerFrames, periods: pl.LazyFrame, *, positions: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     """Every SPEC §3 figure for each period (`period_start`, `period_end`) and currency.
 
     Columns: currency, period_start, period_end, days, ar_begin_minor (AR at
@@ -91,14 +93,19 @@ def period_kpis(ledger: LedgerFrames, periods: pl.LazyFrame) -> pl.LazyFrame:
     period), unapplied_minor (at E), then the Float64 ratios dso,
     best_possible_dso, add, cei and countback_dso. One row per period and
     currency with a posted invoice or a payment, sorted by period, then currency.
+
+    `positions` is `daily_positions(ledger)` already collected (a cache keeps
+    it per ledger version); without it, it is collected here once, because
+    the five as-of joins below would otherwise each recompute it (measured at
+    300k invoices: 400 ms with a shared lazy plan, 165 ms collected once).
     """
-    positions = daily_positions(ledger)
+    lazy_positions = (daily_positions(ledger).collect() if positions is None else positions).lazy()
     periods = periods.select("period_start", "period_end").unique()
     days = (pl.col("period_end") - pl.col("period_start")).dt.total_days() + 1
     ar, current = pl.col("ar_minor"), pl.col("current_ar_minor")
     ar_begin, sales = pl.col(f"ar_minor{_BEGIN}"), pl.col("credit_sales_minor")
     figures = (
-        _positions_between(periods.join(currencies(ledger), how="cross"), positions)
+        _positions_between(periods.join(currencies(ledger), how="cross"), lazy_positions)
         .with_columns(
             days=days,
             credit_sales_minor=_moved("sales_minor"),
@@ -112,7 +119,9 @@ def period_kpis(ledger: LedgerFrames, periods: pl.LazyFrame) -> pl.LazyFrame:
             cei=rounded_ratio(ar_begin + sales - ar, ar_begin + sales - current, scale=100),
         )
     )
-    countback = countback_dso(ledger, periods.select("period_end").unique(), positions=positions)
+    countback = countback_dso(
+        ledger, periods.select("period_end").unique(), positions=lazy_positions
+    )
     return (
         figures.join(countback, on=["currency", "period_end"], how="left")
         .select(
@@ -138,9 +147,11 @@ def period_kpis(ledger: LedgerFrames, periods: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def kpis(ledger: LedgerFrames, *, start: date, end: date) -> pl.LazyFrame:
+def kpis(
+    ledger: LedgerFrames, *, start: date, end: date, positions: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     """`period_kpis` for the single period [start, end]: one row per currency."""
-    return period_kpis(ledger, period(start, end))
+    return period_kpis(ledger, period(start, end), positions=positions)
 
 
 def countback_dso(
