@@ -69,6 +69,19 @@ def open_balances(ledger: LedgerFrames, *, as_of: date) -> pl.LazyFrame:
     )
 
 
+def owing(ledger: LedgerFrames, *, as_of: date) -> pl.LazyFrame:
+    """The invoices with something still owed at `as_of`, with their days past due.
+
+    `open_balances` with open_minor > 0, plus days_past_due = as_of − due_date
+    (0 on the due date and negative before it: not yet late).
+    """
+    return (
+        open_balances(ledger, as_of=as_of)
+        .filter(pl.col("open_minor") > 0)
+        .with_columns(days_past_due=(pl.lit(as_of) - pl.col("due_date")).dt.total_days())
+    )
+
+
 def _dated(frame: pl.LazyFrame, date: pl.Expr, **deltas: pl.Expr) -> pl.LazyFrame:
     """Sum the given position changes per currency and day, right away.
 
@@ -196,6 +209,46 @@ def join_positions(frame: pl.LazyFrame, positions: pl.LazyFrame, *, on: str) -> 
         .with_columns(pl.col(POSITION_COLUMNS).fill_null(0))
         .sort(on, "currency", maintain_order=True)
     )
+
+
+BEGIN = "_begin"
+
+
+def period_positions(
+    ledger: LedgerFrames, periods: pl.LazyFrame, *, positions: pl.DataFrame | None = None
+) -> pl.LazyFrame:
+    """Each period (`period_start`, `period_end`) × currency with the running totals at both ends.
+
+    The POSITION_COLUMNS are those at the end of `period_end`; the same
+    columns suffixed `_begin` are those at the end of the day before
+    `period_start`, so `moved(column)` is what happened within the period.
+    `positions` is `daily_positions(ledger)` already collected (a cache keeps
+    it per ledger version); without it, it is collected here once, because
+    the as-of joins would otherwise each recompute it (measured at 300k
+    invoices: 400 ms for the KPI series with a shared lazy plan, 165 ms
+    collected once).
+    """
+    if positions is None:
+        positions = daily_positions(ledger).collect()
+    grid = periods.select("period_start", "period_end").unique()
+    grid = grid.join(currencies(ledger), how="cross")
+    at_end = join_positions(grid, positions.lazy(), on="period_end")
+    at_begin = join_positions(
+        grid.with_columns((pl.col("period_start") - ONE_DAY).alias(BEGIN)),
+        positions.lazy(),
+        on=BEGIN,
+    ).select(
+        "currency",
+        "period_start",
+        "period_end",
+        *(pl.col(c).alias(f"{c}{BEGIN}") for c in POSITION_COLUMNS),
+    )
+    return at_end.join(at_begin, on=["currency", "period_start", "period_end"])
+
+
+def moved(column: str) -> pl.Expr:
+    """How much a running total grew within the period of `period_positions`."""
+    return pl.col(column) - pl.col(f"{column}{BEGIN}")
 
 
 def receivables_at(ledger: LedgerFrames, *, as_of: date) -> pl.LazyFrame:

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from queries.kpis import countback_dso, kpis, month_periods, period, period_kpis, rounded_ratio
+from queries.calendar import period, periods
+from queries.kpis import countback_dso, kpis, period_kpis, rounded_ratio
 from queries.ledger import ledger_from_rows
 from tests import hand_ledger
 
@@ -129,7 +130,7 @@ def test_countback_runs_out_of_months() -> None:
 
 def test_monthly_series_equals_each_month_alone() -> None:
     ledger = hand_ledger.frames()
-    series = period_kpis(ledger, month_periods(D(2026, 3, 15), D(2026, 7, 20))).collect()
+    series = period_kpis(ledger, periods(start=D(2026, 3, 15), end=D(2026, 7, 20))).collect()
     assert series.select("period_start", "period_end").unique(maintain_order=True).rows() == [
         (D(2026, 3, 15), D(2026, 3, 31)),
         (D(2026, 4, 1), D(2026, 4, 30)),
@@ -162,4 +163,4 @@ def test_period_must_not_run_backwards() -> None:
     with pytest.raises(ValueError, match="before it starts"):
         period(D(2026, 5, 2), D(2026, 5, 1))
     with pytest.raises(ValueError, match="before it starts"):
-        month_periods(D(2026, 5, 2), D(2026, 5, 1))
+        periods(start=D(2026, 5, 2), end=D(2026, 5, 1))
