@@ -19,7 +19,7 @@ from itertools import pairwise
 import polars as pl
 
 from queries.balances import currencies, open_balances
-from queries.ledger import LedgerFrames
+from queries.ledger import LedgerFrames, customer_names
 
 DEFAULT_BOUNDARIES: tuple[int, ...] = (30, 60, 90)
 
@@ -85,7 +85,7 @@ def aging_items(
         open_balances(ledger, as_of=as_of)
         .filter(pl.col("open_minor") > 0)
         .join(
-            ledger.customers.select("customer_id", "customer_code", "customer_name"),
+            customer_names(ledger),
             on="customer_id",
             how="left",
         )

@@ -21,7 +21,7 @@ import polars as pl
 
 from queries.balances import currencies, owing
 from queries.kpis import rounded_ratio
-from queries.ledger import LedgerFrames
+from queries.ledger import LedgerFrames, customer_names
 
 TREND_DAYS = 90
 _KEYS = ["customer_id", "currency"]
@@ -35,10 +35,6 @@ def weighted_days(amount: pl.Expr, days: pl.Expr) -> pl.Expr:
 def days_between(later: str, earlier: str) -> pl.Expr:
     """Whole days from one date column to another (negative when `later` is earlier)."""
     return (pl.col(later) - pl.col(earlier)).dt.total_days()
-
-
-def _customer_names(ledger: LedgerFrames) -> pl.LazyFrame:
-    return ledger.customers.select("customer_id", "customer_code", "customer_name")
 
 
 def _unapplied(ledger: LedgerFrames, *, as_of: date, since: date) -> pl.LazyFrame:
@@ -137,7 +133,7 @@ def payment_behaviour(
         shown.join(paid, on=_KEYS, how="left")
         .join(owed, on=_KEYS, how="left")
         .join(cash, on=_KEYS, how="left")
-        .join(_customer_names(ledger), on="customer_id", how="left")
+        .join(customer_names(ledger), on="customer_id", how="left")
         .with_columns(pl.col(amounts).fill_null(0))
         .select(
             "customer_id",
@@ -180,7 +176,7 @@ def top_overdue_customers(ledger: LedgerFrames, *, as_of: date, limit: int = 10)
             oldest_days_past_due=pl.col("days_past_due").max(),
         )
         .filter(pl.col("overdue_minor") > 0)
-        .join(_customer_names(ledger), on="customer_id", how="left")
+        .join(customer_names(ledger), on="customer_id", how="left")
         .sort(["currency", "overdue_minor", "customer_code"], descending=[False, True, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("currency"))
         .filter(pl.col("rank") <= limit)

@@ -45,26 +45,38 @@ invoices (seed 1) the same backtest gives 6 % in USD, 11 % in EUR.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
 
 from queries.balances import currencies, owing
 from queries.kpis import rounded_ratio
-from queries.ledger import LedgerFrames
+from queries.ledger import LedgerFrames, customer_names
 
-WEEKS = 13
-DOUBTFUL_AFTER_DAYS = 90
-HISTORY_DAYS = 365
 BASES = ("customer", "currency", "due_date", "doubtful")
 _INVOICE = ["invoice_id", "customer_id", "currency", "due_date", "days_past_due"]
 
 
-def _check(*, weeks: int, doubtful_after_days: int, history_days: int) -> None:
-    if weeks < 1 or doubtful_after_days < 0 or history_days < 1:
-        raise ValueError(
-            "weeks and history_days must be at least 1 and doubtful_after_days at least 0"
-        )
+@dataclass(frozen=True)
+class ForecastMethod:
+    """The forecast's settings (module docstring): horizon, doubtful cut-off, history window.
+
+    Checked once here, so every function taking a method can trust it.
+    """
+
+    weeks: int = 13
+    doubtful_after_days: int = 90  # the start of aging's 91+ bucket
+    history_days: int = 365
+
+    def __post_init__(self) -> None:
+        if self.weeks < 1 or self.doubtful_after_days < 0 or self.history_days < 1:
+            raise ValueError(
+                "weeks and history_days must be at least 1 and doubtful_after_days at least 0"
+            )
+
+
+DEFAULT_METHOD = ForecastMethod()
 
 
 def days_late() -> pl.Expr:
@@ -177,16 +189,13 @@ def _forecast_parts(
     ledger: LedgerFrames,
     *,
     as_of: date,
-    weeks: int,
-    doubtful_after_days: int,
-    history_days: int,
+    method: ForecastMethod,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """The open invoices, their dated shares and their weekly parts (the non-doubtful ones)."""
-    _check(weeks=weeks, doubtful_after_days=doubtful_after_days, history_days=history_days)
-    invoices = _open_invoices(ledger, as_of=as_of, doubtful_after_days=doubtful_after_days)
+    invoices = _open_invoices(ledger, as_of=as_of, doubtful_after_days=method.doubtful_after_days)
     forecast = invoices.filter(~pl.col("doubtful"))
-    shares = _shares(ledger, forecast, as_of=as_of, history_days=history_days)
-    return invoices, shares, _weekly_parts(forecast, shares, as_of=as_of, weeks=weeks)
+    shares = _shares(ledger, forecast, as_of=as_of, history_days=method.history_days)
+    return invoices, shares, _weekly_parts(forecast, shares, as_of=as_of, weeks=method.weeks)
 
 
 def _weeks(as_of: date, weeks: int) -> pl.LazyFrame:
@@ -201,9 +210,7 @@ def receipts_forecast(
     ledger: LedgerFrames,
     *,
     as_of: date,
-    weeks: int = WEEKS,
-    doubtful_after_days: int = DOUBTFUL_AFTER_DAYS,
-    history_days: int = HISTORY_DAYS,
+    method: ForecastMethod = DEFAULT_METHOD,
 ) -> pl.LazyFrame:
     """Expected receipts on today's open invoices, per currency and week (method: module docstring).
 
@@ -215,14 +222,12 @@ def receipts_forecast(
     _, _, parts = _forecast_parts(
         ledger,
         as_of=as_of,
-        weeks=weeks,
-        doubtful_after_days=doubtful_after_days,
-        history_days=history_days,
+        method=method,
     )
     per_week = parts.group_by("currency", "week").agg(pl.col("expected_minor").sum())
     return (
         currencies(ledger)
-        .join(_weeks(as_of, weeks), how="cross")
+        .join(_weeks(as_of, method.weeks), how="cross")
         .join(per_week, on=["currency", "week"], how="left")
         .select(
             "currency",
@@ -239,9 +244,7 @@ def expected_receipts(
     ledger: LedgerFrames,
     *,
     as_of: date,
-    weeks: int = WEEKS,
-    doubtful_after_days: int = DOUBTFUL_AFTER_DAYS,
-    history_days: int = HISTORY_DAYS,
+    method: ForecastMethod = DEFAULT_METHOD,
 ) -> pl.LazyFrame:
     """The forecast invoice by invoice: every invoice open at `as_of` and what is expected of it.
 
@@ -257,9 +260,7 @@ def expected_receipts(
     invoices, shares, parts = _forecast_parts(
         ledger,
         as_of=as_of,
-        weeks=weeks,
-        doubtful_after_days=doubtful_after_days,
-        history_days=history_days,
+        method=method,
     )
     epoch_days = pl.col("expected_date").cast(pl.Int64)
     dated = shares.group_by("invoice_id").agg(
@@ -271,7 +272,7 @@ def expected_receipts(
         .cast(pl.Int64)
         .cast(pl.Date),
     )
-    in_horizon = pl.col("week") <= weeks
+    in_horizon = pl.col("week") <= method.weeks
     split = parts.group_by("invoice_id").agg(
         first_week=pl.col("week").filter(in_horizon).min(),
         expected_minor=pl.col("expected_minor").filter(in_horizon).sum(),
@@ -281,7 +282,7 @@ def expected_receipts(
         invoices.join(dated, on="invoice_id", how="left")
         .join(split, on="invoice_id", how="left")
         .join(
-            ledger.customers.select("customer_id", "customer_code", "customer_name"),
+            customer_names(ledger),
             on="customer_id",
             how="left",
         )
@@ -309,9 +310,7 @@ def forecast_summary(
     ledger: LedgerFrames,
     *,
     as_of: date,
-    weeks: int = WEEKS,
-    doubtful_after_days: int = DOUBTFUL_AFTER_DAYS,
-    history_days: int = HISTORY_DAYS,
+    method: ForecastMethod = DEFAULT_METHOD,
 ) -> pl.LazyFrame:
     """Per currency, where today's open balance is expected to go: the horizon, later, doubtful.
 
@@ -322,9 +321,7 @@ def forecast_summary(
     detail = expected_receipts(
         ledger,
         as_of=as_of,
-        weeks=weeks,
-        doubtful_after_days=doubtful_after_days,
-        history_days=history_days,
+        method=method,
     )
     amounts = ["open_minor", "expected_minor", "later_minor", "doubtful_minor"]
     totals = detail.group_by("currency").agg(
@@ -358,24 +355,20 @@ def _backtest_at(
     ledger: LedgerFrames,
     *,
     as_of: date,
-    weeks: int,
-    doubtful_after_days: int,
-    history_days: int,
+    method: ForecastMethod,
 ) -> pl.LazyFrame:
     """Forecast against actual allocations, per currency and week, for one past `as_of`."""
     invoices, _, parts = _forecast_parts(
         ledger,
         as_of=as_of,
-        weeks=weeks,
-        doubtful_after_days=doubtful_after_days,
-        history_days=history_days,
+        method=method,
     )
     forecast = (
-        parts.filter(pl.col("week") <= weeks)
+        parts.filter(pl.col("week") <= method.weeks)
         .group_by("currency", "week")
         .agg(forecast_minor=pl.col("expected_minor").sum())
     )
-    horizon_end = as_of + timedelta(days=7 * weeks)
+    horizon_end = as_of + timedelta(days=7 * method.weeks)
     actual = (
         ledger.allocations.filter(
             pl.col("applied_date").is_between(as_of, horizon_end, closed="right")
@@ -389,7 +382,7 @@ def _backtest_at(
     keys = ["currency", "week"]
     return (
         currencies(ledger)
-        .join(_weeks(as_of, weeks), how="cross")
+        .join(_weeks(as_of, method.weeks), how="cross")
         .join(forecast, on=keys, how="left")
         .join(actual, on=keys, how="left")
         .with_columns(pl.col("forecast_minor", "actual_minor").fill_null(0), as_of=pl.lit(as_of))
@@ -400,9 +393,7 @@ def backtest_forecast(
     ledger: LedgerFrames,
     *,
     as_ofs: Iterable[date],
-    weeks: int = WEEKS,
-    doubtful_after_days: int = DOUBTFUL_AFTER_DAYS,
-    history_days: int = HISTORY_DAYS,
+    method: ForecastMethod = DEFAULT_METHOD,
 ) -> pl.LazyFrame:
     """The forecast made at each past date in `as_ofs` beside what was then collected, week by week.
 
@@ -415,16 +406,13 @@ def backtest_forecast(
     One lazy plan per date, concatenated: the dates are a handful of
     scenarios, and each needs its own history window and open balances.
     """
-    _check(weeks=weeks, doubtful_after_days=doubtful_after_days, history_days=history_days)
     dates = sorted(set(as_ofs))
     columns = ["as_of", "currency", "week", "week_start", "week_end"]
     frames = [
         _backtest_at(
             ledger,
             as_of=as_of,
-            weeks=weeks,
-            doubtful_after_days=doubtful_after_days,
-            history_days=history_days,
+            method=method,
         )
         for as_of in dates
     ]
@@ -439,7 +427,7 @@ def backtest_forecast(
             "actual_minor": pl.Int64(),
         }
     )
-    complete = pl.col("as_of") + pl.duration(days=7 * weeks) <= pl.col("data_end")
+    complete = pl.col("as_of") + pl.duration(days=7 * method.weeks) <= pl.col("data_end")
     return (
         pl.concat([empty, *(frame.select(empty.collect_schema().names()) for frame in frames)])
         .join(data_end(ledger), how="cross")

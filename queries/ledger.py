@@ -100,6 +100,11 @@ class LedgerFrames:
         return LedgerFrames(*(frame.lazy() for frame in collected))
 
 
+def customer_names(ledger: LedgerFrames) -> pl.LazyFrame:
+    """customer_id, customer_code, customer_name: what every per-customer result shows."""
+    return ledger.customers.select("customer_id", "customer_code", "customer_name")
+
+
 def ledger_from_rows(**tables: Iterable[Mapping[str, Any]]) -> LedgerFrames:
     """Build a ledger from lists of row dicts (tests, examples); a missing table is empty."""
     unknown = tables.keys() - SCHEMAS.keys()

@@ -28,6 +28,7 @@ from polars.testing import assert_frame_equal
 
 from queries.balances import receivables_at
 from queries.forecast import (
+    ForecastMethod,
     backtest_forecast,
     backtest_summary,
     data_end,
@@ -148,7 +149,7 @@ def test_invoice_detail_and_summary() -> None:
 
 
 def test_a_shorter_horizon_moves_the_rest_to_later() -> None:
-    summary = forecast_summary(ledger(), as_of=AS_OF, weeks=2).collect()
+    summary = forecast_summary(ledger(), as_of=AS_OF, method=ForecastMethod(weeks=2)).collect()
     # USD within 2 weeks: 3300 + 2000; later: 1601 + 4200 + 2800 = 8601.
     assert summary.filter(pl.col("currency") == "USD").row(0) == ("USD", 14401, 5300, 8601, 500, 1)
 
@@ -156,7 +157,9 @@ def test_a_shorter_horizon_moves_the_rest_to_later() -> None:
 def test_doubtful_threshold_is_an_option() -> None:
     # With 150 days, O3 (122 days past due) is forecast: C1 never paid later than 14 days and no
     # USD payment was later than 122, so it falls back to week 1.
-    got = receipts_forecast(ledger(), as_of=AS_OF, doubtful_after_days=150).collect()
+    got = receipts_forecast(
+        ledger(), as_of=AS_OF, method=ForecastMethod(doubtful_after_days=150)
+    ).collect()
     assert (
         got.filter(pl.col("currency") == "USD", pl.col("week") == 1)["expected_minor"].item()
         == 3800
@@ -169,7 +172,7 @@ def test_backtest_by_hand() -> None:
     # O1 1000 on 03-12 (week 2). O3's 500 (doubtful) and N1's 600 (issued after) do not count.
     # Errors 1300 and 1000: WAPE = bias = 2300 / 3000 * 100 = 76.67. EUR collected nothing: null.
     # 2024-03-10 is left out: its second week ends 03-24, after the last posting (03-20).
-    bt = backtest_forecast(ledger(), as_ofs=[AS_OF, D(2024, 3, 10)], weeks=2)
+    bt = backtest_forecast(ledger(), as_ofs=[AS_OF, D(2024, 3, 10)], method=ForecastMethod(weeks=2))
     got = bt.collect()
     assert got.select("as_of", "currency", "week", "forecast_minor", "actual_minor",
                       "abs_error_minor").rows() == [
@@ -204,7 +207,7 @@ def test_empty_ledger() -> None:
 @pytest.mark.parametrize("kwargs", [{"weeks": 0}, {"history_days": 0}, {"doubtful_after_days": -1}])
 def test_bad_options_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError, match="at least"):
-        receipts_forecast(ledger(), as_of=AS_OF, **kwargs)
+        ForecastMethod(**kwargs)
 
 
 # -- the demo data ---------------------------------------------------------------------------
