@@ -10,9 +10,10 @@ The database is `BILLING_DATABASE_URL` (default: SQLite ``data/billing.db``
 under the working directory), resolved by `billing.db.database_url`.
 
 Every command exits 0 on success and 1 with one line ``error: …`` on stderr
-otherwise; user errors never show a traceback. Usage errors exit 2 (Click's
-convention). An import refused for several problems prints one line per
-problem, then the one-line summary.
+otherwise; user errors never show a traceback. Usage errors (a missing or
+mistyped option) are one line too and exit 2, Click's convention. An import
+refused for several problems prints one line per problem, then the one-line
+summary.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import typer
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from typer.exceptions import TyperException
 
 from billing.checks import check_ledger
 from billing.csv_import import ImportFailed, import_csv
@@ -353,9 +355,27 @@ def users_add(
         typer.echo(f"user {login} added with role {user_role.value}")
 
 
-def main() -> None:
-    """Entry point for ``python -m billing.cli``."""
-    app()
+def main(argv: list[str] | None = None) -> NoReturn:
+    """The `billing` script: every failure is one `error:` line, usage mistakes included.
+
+    Typer would draw a framed, multi-line box for a missing or mistyped
+    option; SPEC §4 promises one line on stderr, which scripts can log. Usage
+    errors keep Click's exit status 2; `billing` alone still prints the help.
+    """
+    try:
+        status = app(args=argv, prog_name="billing", standalone_mode=False)
+    except TyperException as error:  # Click's usage errors: missing, unknown or bad options
+        if type(error).__name__ == "NoArgsIsHelpError":
+            typer.echo(error.format_message(), err=True)
+        else:
+            context = getattr(error, "ctx", None)
+            hint = f" (see: {context.command_path} --help)" if context is not None else ""
+            typer.echo(f"error: {' '.join(error.format_message().split())}{hint}", err=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

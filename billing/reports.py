@@ -27,7 +27,7 @@ from queries.aging import (
     bucket_labels,
     check_boundaries,
 )
-from queries.balances import currencies, receivables_at
+from queries.balances import currencies, payment_balances
 from queries.kpis import kpis
 from queries.ledger import LedgerFrames
 
@@ -95,7 +95,7 @@ def aging_report(
     currency = report_currency(ledger, currency)
     labels = bucket_labels(boundaries, basis=basis)
     in_currency = pl.col("currency") == currency
-    rows, totals, receivables = pl.collect_all(
+    rows, totals, unapplied = pl.collect_all(
         [
             aging_by_customer(ledger, as_of=as_of, basis=basis, boundaries=boundaries).filter(
                 in_currency
@@ -103,7 +103,9 @@ def aging_report(
             aging_totals(ledger, as_of=as_of, basis=basis, boundaries=boundaries).filter(
                 in_currency
             ),
-            receivables_at(ledger, as_of=as_of).filter(in_currency),
+            payment_balances(ledger, as_of=as_of)
+            .filter(in_currency)
+            .select(pl.col("unapplied_minor").sum()),
         ]
     )
 
@@ -124,7 +126,7 @@ def aging_report(
             for row in rows.iter_rows(named=True)
         ],
         "totals": amounts(totals.row(0, named=True)),
-        "unapplied": format_amount(receivables["unapplied_minor"][0], currency),
+        "unapplied": format_amount(unapplied.item(), currency),
     }
 
 

@@ -19,8 +19,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from queries.balances import currencies, owing
-from queries.kpis import rounded_ratio
+from queries.balances import currencies, owing, payment_balances
+from queries.expressions import days_between, rounded_ratio
 from queries.ledger import LedgerFrames, customer_names
 
 TREND_DAYS = 90
@@ -32,24 +32,13 @@ def weighted_days(amount: pl.Expr, days: pl.Expr) -> pl.Expr:
     return rounded_ratio((amount.cast(pl.Int128) * days).sum(), amount.sum())
 
 
-def days_between(later: str, earlier: str) -> pl.Expr:
-    """Whole days from one date column to another (negative when `later` is earlier)."""
-    return (pl.col(later) - pl.col(earlier)).dt.total_days()
-
-
 def _unapplied(ledger: LedgerFrames, *, as_of: date, since: date) -> pl.LazyFrame:
     """Per customer and currency: unapplied cash at `as_of`; did any cash come in after `since`."""
-    allocated = (
-        ledger.allocations.filter(pl.col("applied_date") <= as_of)
-        .group_by("payment_id")
-        .agg(_allocated=pl.col("amount_minor").sum())
-    )
     return (
-        ledger.payments.filter(pl.col("received_date") <= as_of)
-        .join(allocated, on="payment_id", how="left")
+        payment_balances(ledger, as_of=as_of)
         .group_by(_KEYS)
         .agg(
-            unapplied_minor=(pl.col("amount_minor") - pl.col("_allocated").fill_null(0)).sum(),
+            pl.col("unapplied_minor").sum(),
             _received_recently=(pl.col("received_date") > since).any(),
         )
     )
@@ -65,7 +54,7 @@ def payment_behaviour(
     days_to_pay, days_late (negative when early), on_time_pct (share of the
     amount applied on or before the due date, 0–100); the trend:
     days_to_pay_recent over (as_of − trend_days, as_of], days_to_pay_prior
-    over the `trend_days` before that, trend_days = recent − prior (positive:
+    over the `trend_days` before that, days_to_pay_change = recent − prior (positive:
     paying slower; null unless both exist); then at `as_of`: open_minor,
     overdue_minor (due date before `as_of`) and unapplied_minor.
 
@@ -107,7 +96,7 @@ def payment_behaviour(
             days_to_pay_prior=weighted_days(amount.filter(prior), to_pay.filter(prior)),
         )
         .with_columns(
-            trend_days=(pl.col("days_to_pay_recent") - pl.col("days_to_pay_prior")).round(2)
+            days_to_pay_change=(pl.col("days_to_pay_recent") - pl.col("days_to_pay_prior")).round(2)
         )
     )
     owed = (
@@ -146,7 +135,7 @@ def payment_behaviour(
             "on_time_pct",
             "days_to_pay_recent",
             "days_to_pay_prior",
-            "trend_days",
+            "days_to_pay_change",
             "open_minor",
             "overdue_minor",
             "unapplied_minor",

@@ -20,7 +20,7 @@ from datetime import date
 
 import polars as pl
 
-from queries.kpis import rounded_ratio
+from queries.expressions import days_between, rounded_ratio
 from queries.ledger import LedgerFrames
 
 DEFAULT_OFFSETS = (0, 30, 60, 90)
@@ -46,11 +46,6 @@ def _checked(offsets: Sequence[int]) -> tuple[int, ...]:
     return found
 
 
-def days_after_due() -> pl.Expr:
-    """Days from the invoice's due date to the allocation's applied date (negative if early)."""
-    return (pl.col("applied_date") - pl.col("due_date")).dt.total_days()
-
-
 def cohort_collection_rates(
     ledger: LedgerFrames, *, as_of: date, offsets: Sequence[int] = DEFAULT_OFFSETS
 ) -> pl.LazyFrame:
@@ -69,7 +64,7 @@ def cohort_collection_rates(
     allocations = (
         ledger.allocations.filter(pl.col("applied_date") <= as_of)
         .join(invoices.select("invoice_id", "due_date"), on="invoice_id")
-        .with_columns(_days_after_due=days_after_due())
+        .with_columns(_days_after_due=days_between("applied_date", "due_date"))
         .group_by("invoice_id")
         .agg(
             pl.col("amount_minor")

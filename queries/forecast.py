@@ -51,10 +51,9 @@ from datetime import date, timedelta
 import polars as pl
 
 from queries.balances import currencies, owing
-from queries.kpis import rounded_ratio
+from queries.expressions import days_between, rounded_ratio
 from queries.ledger import LedgerFrames, customer_names
 
-BASES = ("customer", "currency", "due_date", "doubtful")
 _INVOICE = ["invoice_id", "customer_id", "currency", "due_date", "days_past_due"]
 
 
@@ -79,11 +78,6 @@ class ForecastMethod:
 DEFAULT_METHOD = ForecastMethod()
 
 
-def days_late() -> pl.Expr:
-    """Days from an invoice's due date to a payment applied to it (negative when early)."""
-    return (pl.col("applied_date") - pl.col("due_date")).dt.total_days()
-
-
 def week_of(day: pl.Expr, as_of: date) -> pl.Expr:
     """The forecast week (1 = D+1..D+7) a date after `as_of` falls in."""
     return ((day - pl.lit(as_of)).dt.total_days() + 6) // 7
@@ -105,7 +99,7 @@ def _lateness(ledger: LedgerFrames, *, as_of: date, history_days: int) -> pl.Laz
             ledger.invoices.select("invoice_id", "customer_id", "currency", "due_date"),
             on="invoice_id",
         )
-        .group_by("customer_id", "currency", late=days_late())
+        .group_by("customer_id", "currency", late=days_between("applied_date", "due_date"))
         .agg(weight=pl.col("amount_minor").sum())
     )
 
@@ -250,7 +244,7 @@ def expected_receipts(
 
     Columns: invoice_id, invoice_number, customer_id, customer_code,
     customer_name, currency, due_date, days_past_due, open_minor, basis (one
-    of BASES: whose history spread it, or "doubtful"), expected_date (the
+    customer, currency or due_date: whose history spread it; or doubtful), expected_date (the
     weighted mean date of its shares; null when doubtful), first_week (the
     earliest week it is expected in, null when doubtful or only later),
     expected_minor (within the horizon), later_minor (after it),

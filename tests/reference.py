@@ -224,6 +224,13 @@ def ratio(numerator: int | Fraction, denominator: int) -> float | None:
     return round2(Fraction(numerator) / denominator)
 
 
+def shown_difference(dso: float | None, best: float | None) -> float | None:
+    """ADD = DSO - best possible DSO, of the two figures as reported (2 decimals each)."""
+    if dso is None or best is None:
+        return None
+    return float(Decimal(str(dso)) - Decimal(str(best)))
+
+
 def countback_days(ledger: Ledger, currency: str, end: dt.date) -> Fraction:
     """The SPEC loop, month by month, newest first, down to the earliest invoice's month."""
     issued = [inv["issue_date"] for inv in _rows(ledger, "invoices") if inv["currency"] == currency]
@@ -260,6 +267,8 @@ def period_kpis(ledger: Ledger, start: dt.date, end: dt.date) -> list[Row]:
         ar_end = ar(ledger, cur, end)
         current = current_ar(ledger, cur, end)
         sales = credit_sales(ledger, cur, start, end)
+        dso = ratio(ar_end * n, sales)
+        best = ratio(current * n, sales)
         rows.append(
             {
                 "currency": cur,
@@ -274,9 +283,9 @@ def period_kpis(ledger: Ledger, start: dt.date, end: dt.date) -> list[Row]:
                 "collections_minor": collections(ledger, cur, start, end),
                 "cash_received_minor": cash_received(ledger, cur, start, end),
                 "unapplied_minor": unapplied(ledger, cur, end),
-                "dso": ratio(ar_end * n, sales),
-                "best_possible_dso": ratio(current * n, sales),
-                "add": ratio((ar_end - current) * n, sales),
+                "dso": dso,
+                "best_possible_dso": best,
+                "add": shown_difference(dso, best),
                 "cei": ratio(100 * (ar_begin + sales - ar_end), ar_begin + sales - current),
                 "countback_dso": round2(countback_days(ledger, cur, end)),
             }

@@ -86,7 +86,7 @@ BEHAVIOUR_SCHEMA = {
     "customer_id": pl.Int64, "customer_code": pl.String, "customer_name": pl.String,
     "currency": pl.String, "paid_minor": pl.Int64, "days_to_pay": pl.Float64,
     "days_late": pl.Float64, "on_time_pct": pl.Float64, "days_to_pay_recent": pl.Float64,
-    "days_to_pay_prior": pl.Float64, "trend_days": pl.Float64, "open_minor": pl.Int64,
+    "days_to_pay_prior": pl.Float64, "days_to_pay_change": pl.Float64, "open_minor": pl.Int64,
     "overdue_minor": pl.Int64, "unapplied_minor": pl.Int64,
 }  # fmt: skip
 
@@ -134,7 +134,7 @@ def test_a_shorter_window_drops_old_payments() -> None:
         100.0,
     )
     # The trend windows do not depend on the behaviour window.
-    assert (acme["days_to_pay_prior"], acme["trend_days"]) == (59.0, -34.0)
+    assert (acme["days_to_pay_prior"], acme["days_to_pay_change"]) == (59.0, -34.0)
     assert (beta["paid_minor"], beta["days_to_pay"], beta["open_minor"]) == (0, None, 5000)
 
 

@@ -9,7 +9,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from queries.calendar import period, periods
-from queries.kpis import countback_dso, kpis, period_kpis, rounded_ratio
+from queries.expressions import rounded_ratio
+from queries.kpis import countback_dso, kpis, period_kpis
 from queries.ledger import ledger_from_rows
 from tests import hand_ledger
 
@@ -114,9 +115,9 @@ def test_countback_over_a_leap_february() -> None:
     ]
 
 
-def test_countback_runs_out_of_months() -> None:
-    # AR can exceed the sales of the months walked only if the walk reaches the earliest
-    # invoice's month; then every month counts whole. One invoice of 100 on 2026-01-31, E = 03-15:
+def test_countback_walks_months_without_sales() -> None:
+    # Months with no sales count whole and leave R as it was. One invoice of 100 on
+    # 2026-01-31, open at E = 03-15:
     # March 1-15 M = 0 -> 15; February M = 0 -> 28; January M = 100 = R -> 31 * 100 / 100 = 31
     ledger = ledger_from_rows(
         invoices=[
@@ -145,6 +146,27 @@ def test_monthly_series_equals_each_month_alone() -> None:
         ]
     ).sort("period_start", "currency")
     assert_frame_equal(series, alone)
+
+
+def test_add_is_the_difference_of_the_two_rounded_figures() -> None:
+    # One-day period 2026-02-01 (N = 1), credit sales 1000 (S1 issued that day).
+    # AR = S1 1000 + C1 13176 (due 02-19, current) + O1 58 (due 2025-12-31, overdue) = 14234
+    # DSO = 14234 / 1000 = 14.234 -> 14.23; BPDSO = 14176 / 1000 = 14.176 -> 14.18
+    # ADD = 14.23 - 14.18 = 0.05, so the report adds up (58 / 1000 rounded alone would be 0.06).
+    def inv(number: str, issued: dt.date, due: dt.date, total: int) -> dict:
+        return {"invoice_id": len(number) * 100 + total % 97, "invoice_number": number,
+                "customer_id": 1, "currency": "USD", "issue_date": issued, "due_date": due,
+                "total_minor": total}  # fmt: skip
+
+    ledger = ledger_from_rows(
+        invoices=[
+            inv("S1", D(2026, 2, 1), D(2026, 3, 3), 1000),
+            inv("C1", D(2026, 1, 20), D(2026, 2, 19), 13176),
+            inv("O1", D(2025, 12, 1), D(2025, 12, 31), 58),
+        ]
+    )
+    row = usd(kpis(ledger, start=D(2026, 2, 1), end=D(2026, 2, 1)))
+    assert (row["dso"], row["best_possible_dso"], row["add"]) == (14.23, 14.18, 0.05)
 
 
 def test_rounded_ratio_rounds_half_away_from_zero_exactly() -> None:

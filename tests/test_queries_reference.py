@@ -183,7 +183,7 @@ def test_reference_aging_by_hand() -> None:
 def test_reference_kpis_by_hand() -> None:
     # February 2024: N = 29. AR at 01-31: A 1000 (paid from 02-05 on). Sales: B 600.
     # AR at 02-29 1200, current 600, overdue 600.
-    # DSO 1200 / 600 × 29 = 58; best 600 / 600 × 29 = 29; ADD 600 / 600 × 29 = 29.
+    # DSO 1200 / 600 × 29 = 58; best 600 / 600 × 29 = 29; ADD = DSO - best = 58 - 29 = 29.
     # CEI (1000 + 600 − 1200) / (1000 + 600 − 600) × 100 = 400 / 1000 × 100 = 40.
     # Countback: R = 1200; Feb (29 d) M 600 < R -> R 600, 29 d;
     #            Jan (31 d) M 1000 ≥ 600 -> 31 × 600 / 1000 = 18.6; 47.6 days.

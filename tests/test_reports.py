@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from billing.cli import app
+from billing.cli import app, main
 from billing.db import read_session, write_session
 from billing.errors import BillingError, ValidationError
 from billing.reports import (
@@ -253,3 +253,41 @@ def test_cli_report_on_a_ledger_with_one_currency(engine: Engine) -> None:
     report = json.loads(out)
     # Due 2026-02-09 (30-day terms), 20 days late at 03-01.
     assert (report["currency"], report["totals"]["1-30"]) == ("EUR", "123.45")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["report", "aging"],
+            "error: Missing option '--as-of'. (see: billing report aging --help)",
+        ),
+        (["report", "aging", "--as-of", "2026-06-30", "--format", "xml"], "'--format'"),
+        (["report", "nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line_too(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert message in err
+
+
+def test_the_script_exits_with_the_commands_status(
+    books: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DATABASE_URL", books.url.render_as_string(False))
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "aging", "--as-of", "2026-06-30", "--currency", "USD", "--format", "json"])
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out) == AGING_USD
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "aging", "--as-of", "2026-06-30"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("error: the ledger holds several currencies")
