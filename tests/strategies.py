@@ -62,8 +62,17 @@ def _amounts(upper: int) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def ledgers(draw: st.DrawFn, *, max_invoices: int = 25) -> Ledger:
-    """A random valid ledger: 0–4 customers, ≤ max_invoices invoices, payments, settlements."""
+def ledgers(draw: st.DrawFn, *, max_invoices: int = 25, settle_early: bool = False) -> Ledger:
+    """A random valid ledger: 0–4 customers, ≤ max_invoices invoices, payments, settlements.
+
+    With `settle_early`, settlements may be dated up to 10 days before their
+    invoice's issue (and allocations before their payment's receipt): what the
+    services refuse and `billing check` reports, but the definitions still answer.
+    """
+
+    def early() -> dt.timedelta:
+        return draw(st.sampled_from([0, 0, 1, 3, 10])) * DAY if settle_early else 0 * DAY
+
     n_customers = draw(st.integers(0, 4))
     codes = draw(st.permutations([f"C{i:02d}" for i in range(1, 5)]))  # code order ≠ id order
     customers = [
@@ -115,7 +124,7 @@ def ledgers(draw: st.DrawFn, *, max_invoices: int = 25) -> Ledger:
                 {
                     "invoice_id": inv["invoice_id"],
                     "kind": draw(st.sampled_from(["credit_note", "write_off"])),
-                    "date": inv["issue_date"] + draw(_days_after()) * DAY,
+                    "date": inv["issue_date"] + draw(_days_after()) * DAY - early(),
                     "amount_minor": amount,
                 }
             )
@@ -156,7 +165,7 @@ def ledgers(draw: st.DrawFn, *, max_invoices: int = 25) -> Ledger:
                 {
                     "payment_id": payment["payment_id"],
                     "invoice_id": inv["invoice_id"],
-                    "applied_date": earliest + draw(_days_after()) * DAY,
+                    "applied_date": earliest + draw(_days_after()) * DAY - early(),
                     "amount_minor": amount,
                 }
             )

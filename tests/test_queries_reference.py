@@ -378,6 +378,22 @@ def test_both_reports_match_the_reference(data: st.DataObject) -> None:
     }
 
 
+@RANDOM
+@given(st.data())
+def test_settlements_dated_too_early_still_follow_the_definitions(data: st.DataObject) -> None:
+    """Rows the services refuse (a settlement before the issue or the receipt) count as SPEC says."""
+    ledger = data.draw(ledgers(settle_early=True))
+    as_of = data.draw(as_of_dates(ledger))
+    start, end = data.draw(periods(ledger))
+    frames = ledger_from_rows(**ledger)
+    assert receivables_at(frames, as_of=as_of).collect().to_dicts() == ref.receivables(
+        ledger, as_of
+    )
+    assert kpis(frames, start=start, end=end).collect().to_dicts() == ref.period_kpis(
+        ledger, start, end
+    )
+
+
 def test_ratios_are_the_nearest_float_to_their_two_decimals() -> None:
     # One USD invoice of 27 issued and due 01-31, credit note 3 the same day: AR 24, all current.
     # Periods ending 01-31 and starting 01-01 .. 01-04 (N 31 .. 28): DSO 24 × N / 27 =
