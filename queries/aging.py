@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import polars as pl
 
-from queries.balances import currencies, open_balances
+from queries.balances import currencies, owing
 from queries.ledger import LedgerFrames, customer_names
 
 DEFAULT_BOUNDARIES: tuple[int, ...] = (30, 60, 90)
@@ -82,13 +82,8 @@ def aging_items(
     since = "due_date" if Basis(basis) is Basis.DUE else "issue_date"
     days = (pl.lit(as_of) - pl.col(since)).dt.total_days()
     return (
-        open_balances(ledger, as_of=as_of)
-        .filter(pl.col("open_minor") > 0)
-        .join(
-            customer_names(ledger),
-            on="customer_id",
-            how="left",
-        )
+        owing(ledger, as_of=as_of)
+        .join(customer_names(ledger), on="customer_id", how="left")
         .select(
             "invoice_id",
             "invoice_number",

@@ -275,11 +275,7 @@ def expected_receipts(
     return (
         invoices.join(dated, on="invoice_id", how="left")
         .join(split, on="invoice_id", how="left")
-        .join(
-            customer_names(ledger),
-            on="customer_id",
-            how="left",
-        )
+        .join(customer_names(ledger), on="customer_id", how="left")
         .select(
             "invoice_id",
             "invoice_number",
