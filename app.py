@@ -25,6 +25,7 @@ user = auth.signed_in_user(credentials)
 if user is not None:
     auth.logout_button(authenticator, user)
     user = auth.signed_in_user(credentials)  # None right after "Log out" was clicked
+auth.remember(user)
 
 if user is None:
 

@@ -70,17 +70,17 @@ def report_currency(ledger: LedgerFrames, requested: str | None) -> str:
     return str(present[0])
 
 
-def parse_buckets(text: str) -> tuple[int, ...]:
-    """`"30,60,90"` as boundaries, or a ValidationError naming the value."""
+def parse_buckets(text: str, *, field: str = "--buckets") -> tuple[int, ...]:
+    """`"30,60,90"` as boundaries, or a ValidationError naming `field` and the value."""
     parts = [part.strip() for part in text.split(",")]
     if not all(part.isascii() and part.isdigit() for part in parts):
         raise ValidationError(
-            Problem("--buckets", text, "must be whole days separated by commas, e.g. 30,60,90")
+            Problem(field, text, "must be whole days separated by commas, e.g. 30,60,90")
         )
     try:
         return check_boundaries([int(part) for part in parts])
     except ValueError as error:
-        raise ValidationError(Problem("--buckets", text, str(error))) from error
+        raise ValidationError(Problem(field, text, str(error))) from error
 
 
 def aging_report(

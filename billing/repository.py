@@ -25,9 +25,11 @@ from billing.models import (
     Invoice,
     InvoiceStatus,
     Payment,
+    Setting,
     User,
 )
 from billing.roles import Role
+from billing.settings import OfficeSettings
 from queries.ledger import SCHEMAS, LedgerFrames
 
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
@@ -281,3 +283,9 @@ def load_login_users(session: Session) -> list[LoginUser]:
         )
         for u in users
     ]
+
+
+def load_settings(session: Session) -> OfficeSettings:
+    """The office settings, with defaults for anything an admin has not set."""
+    rows = session.execute(select(Setting.key, Setting.value)).tuples()
+    return OfficeSettings.from_rows(dict(rows.all()))

@@ -26,6 +26,8 @@ from billing.services import (
     create_invoice,
 )
 
+pytest_plugins = ["tests.app_support"]
+
 POSTGRES_URL = os.environ.get("BILLING_TEST_POSTGRES_URL")
 
 CLERK = Actor("test-clerk", Role.CLERK)

@@ -7,16 +7,37 @@ import pytest
 from billing.roles import Action, Role
 from ui.navigation import PAGES, PageSpec, pages_for
 
+OPERATIONAL = ["Overview", "Invoices", "Payments", "Aging"]
+ANALYSIS = ["DSO & collections", "Cash flow"]
 
-@pytest.mark.parametrize("role", list(Role))
-def test_every_role_reads_the_ledger_and_the_invoices(role: Role) -> None:
-    assert [p.title for p in pages_for(role)] == ["Ledger", "Invoices"]
+
+@pytest.mark.parametrize(
+    ("role", "titles"),
+    [
+        (Role.CLERK, [*OPERATIONAL, "Customers"]),
+        (Role.MANAGER, [*OPERATIONAL, *ANALYSIS, "Customers", "Import"]),
+        (Role.FINANCE, [*OPERATIONAL, *ANALYSIS, "Customers"]),
+        (Role.ADMIN, [*OPERATIONAL, *ANALYSIS, "Customers", "Import", "Admin"]),
+    ],
+)
+def test_each_role_sees_its_pages(role: Role, titles: list[str]) -> None:
+    assert [p.title for p in pages_for(role)] == titles
 
 
 def test_page_addresses_and_titles_are_unique() -> None:
     assert len({p.url_path for p in PAGES}) == len(PAGES)
     assert len({p.title for p in PAGES}) == len(PAGES)
-    assert [p.url_path for p in PAGES] == ["overview", "invoices"]
+    assert [p.url_path for p in PAGES] == [
+        "overview",
+        "invoices",
+        "payments",
+        "aging",
+        "dso",
+        "cash_flow",
+        "customers",
+        "import_csv",
+        "admin",
+    ]
 
 
 def test_a_page_for_a_write_is_hidden_from_roles_that_may_not_do_it() -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from billing.db import read_session
 from billing.repository import load_login_users
-from billing.roles import Role
+from billing.roles import Actor, Role
 from ui.db import secret
 
 COOKIE_NAME = "billing_office_auth"
@@ -41,6 +41,7 @@ LOGIN_FIELDS = {
 FAILED_LOGIN_DELAY_SECONDS = 1.0
 FAILED_LOGIN_MAX_DELAY_SECONDS = 5.0
 _FAILED_LOGINS = "billing_failed_logins"
+_SIGNED_IN = "billing_signed_in"
 
 Credentials = dict[str, Any]
 
@@ -136,6 +137,26 @@ def signed_in_user(credentials: Credentials) -> SignedIn | None:
     if entry is None:
         return None
     return SignedIn(username=str(username), name=str(entry["name"]), role=Role(entry["roles"][0]))
+
+
+def remember(user: SignedIn | None) -> None:
+    """Keep this run's user where the pages read it; `app.py` calls it before every page."""
+    st.session_state[_SIGNED_IN] = user
+
+
+def current_user() -> SignedIn:
+    """The user the page runs for; pages only run once `app.py` has found one."""
+    user = st.session_state.get(_SIGNED_IN)
+    if not isinstance(user, SignedIn):
+        st.error("Please log in again.")
+        st.stop()
+    return user
+
+
+def current_actor() -> Actor:
+    """The signed-in user as the services name them in the audit log and check their role."""
+    user = current_user()
+    return Actor(name=user.username, role=user.role)
 
 
 def end_stale_session(authenticator: stauth.Authenticate, credentials: Credentials) -> None:

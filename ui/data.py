@@ -18,8 +18,13 @@ from billing.repository import (
     LedgerSummary,
     load_customers,
     load_invoices,
+    load_ledger_frames,
     load_ledger_summary,
+    load_settings,
 )
+from billing.settings import OfficeSettings
+from queries.balances import daily_positions
+from queries.ledger import SCHEMAS, LedgerFrames
 from ui.db import database_url, engine_for
 
 CACHE_ENTRIES = 32
@@ -53,6 +58,51 @@ def _invoices(
 ) -> pl.DataFrame:
     with read_session(engine_for(url)) as session:
         return load_invoices(session, customer_code=customer_code, statuses=statuses, limit=limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _settings(url: str, version: tuple[int, int]) -> OfficeSettings:
+    with read_session(engine_for(url)) as session:
+        return load_settings(session)
+
+
+# The posted ledger is the largest thing the app holds: keep only a few versions.
+@st.cache_data(show_spinner="Loading the ledger…", max_entries=2)
+def _ledger_frames(url: str, version: tuple[int, int]) -> dict[str, pl.DataFrame]:
+    with read_session(engine_for(url)) as session:
+        ledger = load_ledger_frames(session)
+    return {name: getattr(ledger, name).collect() for name in SCHEMAS}
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _positions(url: str, version: tuple[int, int]) -> pl.DataFrame:
+    return daily_positions(_ledger(url, version)).collect()
+
+
+def _ledger(url: str, version: tuple[int, int]) -> LedgerFrames:
+    return LedgerFrames.from_frames(_ledger_frames(url, version))
+
+
+def ledger() -> LedgerFrames:
+    """The posted ledger as lazy frames for `queries/`, loaded once per ledger version."""
+    url = database_url()
+    return _ledger(url, current_version(url))
+
+
+def positions() -> pl.DataFrame:
+    """`queries.balances.daily_positions`, collected once per ledger version.
+
+    Every period figure (KPIs, countback, cash flow) reads these running
+    totals; pass them as `positions=` so no page recomputes them.
+    """
+    url = database_url()
+    return _positions(url, current_version(url))
+
+
+def settings() -> OfficeSettings:
+    """The office settings as of the latest write (company name, buckets, base currency)."""
+    url = database_url()
+    return _settings(url, current_version(url))
 
 
 def ledger_summary() -> LedgerSummary:

@@ -43,8 +43,32 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("app_pages/overview.py", "Ledger", ":material/account_balance:"),
+    PageSpec("app_pages/overview.py", "Overview", ":material/dashboard:"),
     PageSpec("app_pages/invoices.py", "Invoices", ":material/receipt_long:"),
+    PageSpec("app_pages/payments.py", "Payments", ":material/payments:"),
+    PageSpec("app_pages/aging.py", "Aging", ":material/hourglass_bottom:"),
+    PageSpec(
+        "app_pages/dso.py",
+        "DSO & collections",
+        ":material/monitoring:",
+        roles=frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    ),
+    PageSpec(
+        "app_pages/cash_flow.py",
+        "Cash flow",
+        ":material/waterfall_chart:",
+        roles=frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    ),
+    PageSpec("app_pages/customers.py", "Customers", ":material/groups:"),
+    PageSpec(
+        "app_pages/import_csv.py", "Import", ":material/upload_file:", requires=Action.IMPORT_CSV
+    ),
+    PageSpec(
+        "app_pages/admin.py",
+        "Admin",
+        ":material/admin_panel_settings:",
+        requires=Action.MANAGE_USERS,
+    ),
 )
 
 

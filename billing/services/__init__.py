@@ -27,6 +27,7 @@ from billing.services.payments import (
     allocate_payment,
     post_payment,
 )
+from billing.services.settings import SettingsUpdate, update_settings
 from billing.services.users import add_user, hash_password, verify_password
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LineCreate",
     "PaymentCreate",
     "PaymentPosted",
+    "SettingsUpdate",
     "add_activity",
     "add_user",
     "adjust_invoice",
@@ -49,6 +51,7 @@ __all__ = [
     "post_invoice",
     "post_payment",
     "update_customer",
+    "update_settings",
     "verify_password",
     "void_invoice",
 ]

@@ -1,0 +1,7 @@
+"""Customers (placeholder until its page lands)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.title("Customers")

@@ -1,0 +1,52 @@
+"""Office-wide settings: the company name, the default aging buckets, the base currency.
+
+Stored as text rows in the `settings` table (key → value) and read back into
+one frozen `OfficeSettings`, with defaults for anything never set, so a new
+ledger works before an admin has touched the Admin page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from queries.aging import DEFAULT_BOUNDARIES
+
+DEFAULT_COMPANY_NAME = "Billing Office"
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    """What the Admin page edits and every report page starts from.
+
+    `base_currency` is the currency report pages show first when the ledger
+    holds several; None means "the first one present, alphabetically".
+    """
+
+    company_name: str = DEFAULT_COMPANY_NAME
+    aging_buckets: tuple[int, ...] = DEFAULT_BOUNDARIES
+    base_currency: str | None = None
+
+    def as_rows(self) -> dict[str, str]:
+        """The settings as the table stores them."""
+        return {
+            "company_name": self.company_name,
+            "aging_buckets": ",".join(str(b) for b in self.aging_buckets),
+            "base_currency": self.base_currency or "",
+        }
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, str]) -> OfficeSettings:
+        """Settings from stored rows; a missing or blank row keeps its default.
+
+        Rows were validated when written (`billing.services.update_settings`),
+        so they are read back as they are.
+        """
+        buckets = rows.get("aging_buckets", "").strip()
+        return cls(
+            company_name=rows.get("company_name", "").strip() or DEFAULT_COMPANY_NAME,
+            aging_buckets=(
+                tuple(int(part) for part in buckets.split(",")) if buckets else DEFAULT_BOUNDARIES
+            ),
+            base_currency=rows.get("base_currency", "").strip() or None,
+        )
