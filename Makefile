@@ -9,13 +9,14 @@ DB := data/billing.db
 RUN_DB := $(if $(BILLING_DATABASE_URL),,$(DB))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint clean
+.PHONY: help run test lint clean screenshots
 
 help:
 	@echo "make run    start the app on http://127.0.0.1:8501 (demo data on first run)"
 	@echo "make test   ruff, then the whole test suite"
 	@echo "make lint   ruff and mypy"
 	@echo "make clean  remove the virtualenv and caches (keeps data/)"
+	@echo "make screenshots  redraw docs/screenshots/*.png (needs Debian's chromium)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import auth
+from ui import actions, auth, data
 from ui.db import get_engine
 from ui.navigation import PAGES, pages_for
 
@@ -32,7 +32,7 @@ if user is None:
     def log_in() -> None:
         """The only page before login: the form itself."""
         st.title("Billing Office")
-        auth.login_form(authenticator)
+        auth.login_form(authenticator, credentials)
 
     # A bookmarked /invoices shows the same form (not "page not found") and,
     # once logged in, opens that page: hidden stand-ins hold the pages' addresses.
@@ -44,6 +44,8 @@ if user is None:
         ),
     ]
 else:
+    actions.show_pending_toast()
+    st.sidebar.markdown(f"**{data.settings().company_name}**")
     pages = [
         st.Page(spec.path, title=spec.title, icon=spec.icon, default=index == 0)
         for index, spec in enumerate(pages_for(user.role))

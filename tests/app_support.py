@@ -77,9 +77,7 @@ def seed_users(session: Any) -> None:
 
 
 @pytest.fixture
-def app_db(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clear_streamlit_caches: None
-) -> str:
+def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clear_streamlit_caches: None) -> str:
     """A ledger with one user per role, two customers, invoices and a part payment.
 
     C001 owes INV-1001 (3 × 411.50 = 1,234.50, issued 2026-01-10, due 02-09)

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from billing.db import make_engine, write_session
+from billing.login_throttle import LockPolicy
 from billing.models import User
 from billing.roles import Role
 from billing.schema import upgrade_database
@@ -144,3 +145,26 @@ def test_a_deactivated_user_is_logged_out_on_the_next_click(app_db: str) -> None
     at.run()
     assert not at.metric
     assert {w.label for w in at.text_input} >= {"Username", "Password"}
+
+
+def test_repeated_failures_lock_the_username_for_a_while(
+    app_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.auth
+
+    monkeypatch.setattr(ui.auth, "FAILED_LOGIN_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(ui.auth, "LOGIN_LOCK", LockPolicy(max_failures=2, lock_seconds=600))
+    at = start()
+    submit_login(at, "clerk", "wrong-1")
+    submit_login(at, "clerk", "wrong-2")  # the second failure locks "clerk"
+    # Now even the right password is refused, with the same message as a wrong one.
+    submit_login(at, "clerk", password(Role.CLERK))
+    assert [e.value for e in at.error] == ["Username or password is incorrect."]
+    assert [t.value for t in at.title] == ["Billing Office"]
+    assert "locked for 10 minutes" in page_text(at)
+    # Other users are not affected, and a new session of the same server is still locked.
+    other = log_in(start(), "manager")
+    assert [t.value for t in other.title] == ["Overview"]
+    again = submit_login(start(), "clerk", password(Role.CLERK))
+    assert [e.value for e in again.error] == ["Username or password is incorrect."]
+    # That the lock runs out is tested on `LoginThrottle` itself, with a fake clock.

@@ -10,8 +10,14 @@ from sqlalchemy import Engine, select
 
 from billing.db import read_session, write_session
 from billing.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from billing.models import Allocation
-from billing.services import Applied, PaymentCreate, allocate_payment, post_payment
+from billing.models import Allocation, AuditEntry
+from billing.services import (
+    Applied,
+    PaymentCreate,
+    PaymentPosted,
+    allocate_payment,
+    post_payment,
+)
 from tests.conftest import CLERK, FINANCE
 from tests.helpers import customer, invoice, open_balance, pay, table_counts, unapplied
 
@@ -203,3 +209,130 @@ def test_allocation_rows_match_the_result(three_open: Engine) -> None:
             .order_by(Allocation.id)
         ).all()
     assert amounts == [a.amount_minor for a in result.applied]
+
+
+# --- Explicit allocations: the clerk's own split of a payment ------------------------
+
+
+def pay_split(
+    engine: Engine,
+    reference: str,
+    received: dt.date,
+    amount_minor: int,
+    allocations: tuple[tuple[str, int], ...],
+    *,
+    key: str | None = None,
+    customer_code: str = "C001",
+) -> PaymentPosted:
+    with write_session(engine) as s:
+        return post_payment(
+            s,
+            actor=CLERK,
+            data=PaymentCreate(
+                customer_code,
+                reference,
+                received,
+                amount_minor,
+                allocations=allocations,
+                idempotency_key=key,
+            ),
+        )
+
+
+def test_explicit_allocations_apply_exactly_what_was_asked(three_open: Engine) -> None:
+    result = pay_split(three_open, "P1", D(2026, 2, 15), 20000, (("INV-2", 5000), ("INV-1", 4000)))
+    # Not oldest first: INV-2 takes 5000 and INV-1 4000 as asked; INV-3 (7000) is untouched.
+    # Unapplied: 20000 − 5000 − 4000 = 11000.
+    assert result.applied == (
+        Applied("INV-2", 5000, D(2026, 2, 15)),
+        Applied("INV-1", 4000, D(2026, 2, 15)),
+    )
+    assert result.unapplied_minor == 11000
+    assert unapplied(three_open, result.payment_id) == 11000
+    assert open_balance(three_open, "INV-1") == 10000 - 4000
+    assert open_balance(three_open, "INV-2") == 0
+    assert open_balance(three_open, "INV-3") == 7000
+    with read_session(three_open) as s:
+        actions = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.actor == CLERK.name).order_by(AuditEntry.id)
+        ).all()
+    # One audit row per invoice applied to, then the payment's own (as the other paths).
+    assert actions[-3:] == ["apply_payment", "apply_payment", "post_payment"]
+
+
+def test_explicit_empty_allocations_leave_everything_unapplied(three_open: Engine) -> None:
+    result = pay_split(three_open, "P1", D(2026, 2, 15), 3000, ())
+    assert (result.applied, result.unapplied_minor) == ((), 3000)
+    assert open_balance(three_open, "INV-1") == 10000  # no auto-allocation behind the clerk's back
+
+
+def test_explicit_allocations_collect_every_problem_and_write_nothing(three_open: Engine) -> None:
+    customer(three_open, "C002")
+    invoice(three_open, "G-1", "C002", D(2026, 1, 5), 1000)
+    invoice(three_open, "DRAFT-1", "C001", D(2026, 1, 5), 1000, post=False)
+    before = table_counts(three_open)
+    with pytest.raises(ValidationError) as caught:
+        pay_split(
+            three_open,
+            "P1",
+            D(2026, 2, 15),
+            20000,
+            # INV-1 is open 100.00 (10000); INV-4 is issued 1 Mar, after the 15 Feb receipt;
+            # NOPE does not exist; G-1 is C002's; DRAFT-1 is not posted. Σ = 10001 + 1000 + 5
+            # + 100 + 100 = 11206 ≤ 20000, so the total itself is fine.
+            (("INV-1", 10001), ("INV-4", 1000), ("NOPE", 5), ("G-1", 100), ("DRAFT-1", 100)),
+        )
+    # Reported in the order the clerk listed them, each naming its invoice.
+    assert [str(p) for p in caught.value.problems] == [
+        "allocation to INV-1 '100.01': is more than its open balance 100.00 USD",
+        "allocation to INV-4 '2026-03-01': is the invoice's issue date, after the payment was "
+        "received 2026-02-15",
+        "allocation to NOPE 'NOPE': no such invoice",
+        "allocation to G-1 'G-1': belongs to another customer, not C001",
+        "allocation to DRAFT-1 'DRAFT-1': is draft; only posted invoices take payments",
+    ]
+    assert table_counts(three_open) == before  # not even the payment row
+
+
+def test_explicit_allocations_checked_before_the_database(three_open: Engine) -> None:
+    before = table_counts(three_open)
+    with pytest.raises(ValidationError) as caught, write_session(three_open) as s:
+        post_payment(
+            s,
+            actor=CLERK,
+            data=PaymentCreate(
+                "C001",
+                "P1",
+                D(2026, 2, 15),
+                5000,
+                invoice_number="INV-3",
+                allocations=(("INV-1", 0), ("INV-2", 100), ("INV-2", 200)),
+            ),
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "allocations 3: give either invoice_number or allocations",
+        "allocation to INV-1 0: must be greater than zero",
+        "allocation to INV-2 200: lists this invoice a second time",
+    ]
+    assert table_counts(three_open) == before
+
+
+def test_explicit_allocations_may_not_exceed_the_payment(three_open: Engine) -> None:
+    with pytest.raises(
+        ValidationError,
+        # 5000 + 7000 = 12000 asked of a payment of 10000.
+        match=re.escape("allocations '120.00': add up to more than the payment's 100.00 USD"),
+    ):
+        pay_split(three_open, "P1", D(2026, 2, 15), 10000, (("INV-2", 5000), ("INV-3", 7000)))
+
+
+def test_explicit_allocations_replay_once_and_refuse_a_different_split(
+    three_open: Engine,
+) -> None:
+    split = (("INV-3", 2000), ("INV-1", 1000))
+    first = pay_split(three_open, "P1", D(2026, 2, 15), 5000, split, key="form-9")
+    again = pay_split(three_open, "P1", D(2026, 2, 15), 5000, split, key="form-9")
+    assert again.replayed and (again.payment_id, again.applied) == (first.payment_id, first.applied)
+    assert open_balance(three_open, "INV-3") == 7000 - 2000  # applied once
+    with pytest.raises(Conflict, match="already submitted with different values"):
+        pay_split(three_open, "P1", D(2026, 2, 15), 5000, (("INV-3", 3000),), key="form-9")

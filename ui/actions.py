@@ -14,8 +14,8 @@ first result instead of a second payment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import NoReturn, TypeVar
 
 import streamlit as st
 from sqlalchemy.orm import Session
@@ -35,34 +35,63 @@ def show_error(error: BillingError) -> None:
         st.error(str(error))
 
 
+_REFUSAL = "_last_refusal"
+_TOAST = "_pending_toast"
+
+
 def run_write(action: Callable[[Session], T]) -> T | None:
     """Run one service call in its own transaction; on refusal show why and return None."""
     try:
         with write_session(get_engine()) as session:
             return action(session)
     except BillingError as error:
-        show_error(error)
+        refuse(error)
         return None
+
+
+def refuse(error: BillingError) -> None:
+    """Show a refusal now, and keep it for `SubmitGuard.finish` to show again after its rerun."""
+    show_error(error)
+    st.session_state[_REFUSAL] = error
+
+
+def show_pending_toast() -> None:
+    """Show, once, the toast a write left for this run (`app.py` calls it on every run)."""
+    message = st.session_state.pop(_TOAST, None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+def rerun_with_toast(message: str) -> NoReturn:
+    """Rerun the page (so it reads the ledger as a write left it) and toast `message` there."""
+    st.session_state[_TOAST] = message
+    st.rerun()
 
 
 class SubmitGuard:
     """A submit button that can fire once per form render, and the key that makes it idempotent.
 
     Use: `guard = SubmitGuard("payment")`; `if guard.submit_button("Post"):`
-    write with `idempotency_key=guard.token`, then `guard.finish(result)`.
+    (in an `st.form`) or `if guard.button("Post"):` (outside one), write with
+    `run_write(..., idempotency_key=guard.token)`, then
+    `guard.finish(result, toast="Payment … posted", reset=[widget keys])`.
 
     The click sets the pending flag before the run starts, so the form comes
     back with its button disabled. A second click that slips in before that
     interrupts the first run: the next run finds the flag still set and
     carries on the same submission with the same key (so at most one write).
-    `finish` then gives a success a new key (the next form is a new one) and
-    lets the clerk correct a refused form and press again.
+    `finish` ends the submission with a rerun, so the page redraws from the
+    ledger as the write left it and the button is enabled again (in a form,
+    a button left disabled could never be pressed: typing there does not
+    rerun). A success gets a new key and its toast; a refusal's message is
+    shown again under the button on that rerun.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._token = f"_guard_{name}_token"
         self._pending = f"_guard_{name}_pending"
+        self._refused = f"_guard_{name}_refused"
         if self._token not in st.session_state:
             st.session_state[self._token] = uuid.uuid4().hex
         st.session_state.setdefault(self._pending, False)
@@ -79,6 +108,14 @@ class SubmitGuard:
 
     def _press(self) -> None:
         st.session_state[self._pending] = True
+        st.session_state.pop(self._refused, None)
+
+    def _show_refusal(self) -> None:
+        refusal = st.session_state.pop(self._refused, None)
+        if isinstance(refusal, BillingError):
+            show_error(refusal)
+        elif refusal:
+            st.error(str(refusal))
 
     def submit_button(self, label: str, *, key: str | None = None) -> bool:
         """Inside an `st.form`: its submit button; True on the click and while pending."""
@@ -89,6 +126,7 @@ class SubmitGuard:
             disabled=self.pending,
             key=key or f"{self.name}_submit",
         )
+        self._show_refusal()
         return bool(clicked) or self.pending
 
     def button(self, label: str, *, key: str | None = None, disabled: bool = False) -> bool:
@@ -100,10 +138,33 @@ class SubmitGuard:
             disabled=disabled or self.pending,
             key=key or f"{self.name}_submit",
         )
+        self._show_refusal()
         return bool(clicked) or self.pending
 
-    def finish(self, result: object | None) -> None:
-        """End the submission: a result (success) starts a new form; None (refused) re-arms."""
-        if result is not None:
+    def finish(
+        self,
+        result: object | None,
+        *,
+        toast: str | None = None,
+        reset: Iterable[str] = (),
+        problem: str | None = None,
+    ) -> NoReturn:
+        """End the submission and rerun the page.
+
+        `result` None means refused: the refusal `run_write` recorded (or
+        `problem`, for a check the page made itself) is shown under the
+        button on the rerun, and the form keeps what was typed. Otherwise
+        `toast` is shown, the widgets named in `reset` start afresh, and the
+        next submission gets a new idempotency key.
+        """
+        refusal = st.session_state.pop(_REFUSAL, None)
+        if result is None:
+            st.session_state[self._refused] = problem or refusal or "Nothing was saved."
+        else:
             st.session_state[self._token] = uuid.uuid4().hex
+            for key in reset:
+                st.session_state.pop(key, None)
+            if toast:
+                st.session_state[_TOAST] = toast
         st.session_state[self._pending] = False
+        st.rerun()

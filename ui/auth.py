@@ -24,6 +24,7 @@ import streamlit_authenticator as stauth
 from sqlalchemy import Engine
 
 from billing.db import read_session
+from billing.login_throttle import LockPolicy, LoginThrottle
 from billing.repository import load_login_users
 from billing.roles import Actor, Role
 from ui.db import secret
@@ -41,6 +42,7 @@ LOGIN_FIELDS = {
 FAILED_LOGIN_DELAY_SECONDS = 1.0
 FAILED_LOGIN_MAX_DELAY_SECONDS = 5.0
 _FAILED_LOGINS = "billing_failed_logins"
+LOGIN_LOCK = LockPolicy()
 _SIGNED_IN = "billing_signed_in"
 
 Credentials = dict[str, Any]
@@ -165,14 +167,26 @@ def end_stale_session(authenticator: stauth.Authenticate, credentials: Credentia
         authenticator.logout(location="unrendered")
 
 
-def login_form(authenticator: stauth.Authenticate) -> None:
+@st.cache_resource(show_spinner=False)
+def login_throttle() -> LoginThrottle:
+    """The failed-login counter shared by every session of this server process."""
+    return LoginThrottle(LOGIN_LOCK)
+
+
+def login_form(authenticator: stauth.Authenticate, credentials: Credentials) -> None:
     """The login form; a wrong username or password gets one plain message, after a pause.
 
     The pause grows with each failure in the session (1 s, 2 s, … up to 5 s):
     the throttle the authenticator's own sleep would have been, paid only by
-    failed attempts. The same message for an unknown user and a wrong
-    password tells a guesser nothing about which usernames exist.
+    failed attempts. After `LOGIN_LOCK.max_failures` failures in a row a
+    username is locked for `LOGIN_LOCK.lock_seconds`: it is left out of the
+    credentials the form checks, so even the right password fails until the
+    lock ends. A locked, unknown or mistyped login all get the same message,
+    which tells a guesser nothing about which usernames exist.
     """
+    throttle = login_throttle()
+    for username in [u for u in credentials["usernames"] if throttle.seconds_locked(u)]:
+        del credentials["usernames"][username]
     if st.session_state.get("authentication_status") is False:
         # A failure from an earlier run: clear it, so False below means this run's attempt.
         st.session_state["authentication_status"] = None
@@ -183,13 +197,23 @@ def login_form(authenticator: stauth.Authenticate) -> None:
         return
     status = st.session_state.get("authentication_status")
     if status is False:
+        # The authenticator counts a wrong password in the credentials dict it was given.
+        for username, entry in credentials["usernames"].items():
+            if entry.get("failed_login_attempts"):
+                throttle.failed(username)
         failures = int(st.session_state.get(_FAILED_LOGINS, 0)) + 1
         st.session_state[_FAILED_LOGINS] = failures
         time.sleep(min(FAILED_LOGIN_DELAY_SECONDS * failures, FAILED_LOGIN_MAX_DELAY_SECONDS))
         st.error("Username or password is incorrect.")
     elif status:
+        throttle.succeeded(str(st.session_state.get("username") or ""))
         st.session_state[_FAILED_LOGINS] = 0
         st.success("Logged in. Loading…")
+    minutes = round(LOGIN_LOCK.lock_seconds / 60)
+    st.caption(
+        f"After {LOGIN_LOCK.max_failures} failed attempts a username is locked "
+        f"for {minutes} minutes."
+    )
 
 
 def logout_button(authenticator: stauth.Authenticate, user: SignedIn) -> None:

@@ -9,19 +9,25 @@ falls back to formatted text, because no single number format fits it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import polars as pl
 import streamlit as st
 
-from billing.money import currency_digits, display_amount
+from billing.money import currency_digits, display_amount, format_amount
 
 
 def money(minor: int, currency: str) -> str:
     """An amount for display, with symbol, grouping and exactly the currency's digits."""
     return display_amount(minor, currency)
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """An amount as a clerk types it (`"1034.50"`): the text of an editable amount cell."""
+    return format_amount(minor, currency)
 
 
 def money_table(
@@ -89,3 +95,59 @@ def invoice_table(invoices: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]
         "currency": st.column_config.TextColumn("Currency"),
     }
     return table, config
+
+
+# --- KPI figures: ratios in days or percent, and changes for `st.metric` deltas -----
+
+NO_VALUE = "—"
+
+
+def ratio_text(value: float | None, *, unit: str = "") -> str:
+    """A ratio (DSO, CEI, a share) with 2 decimals, or "—" when undefined: never a false 0."""
+    return NO_VALUE if value is None or math.isnan(value) else f"{value:,.2f}{unit}"
+
+
+def ratio_change(now: float | None, before: float | None, *, unit: str = "") -> str | None:
+    """The signed change of a ratio (`"+1.25 days"`), or None when either side is undefined."""
+    if now is None or before is None or math.isnan(now) or math.isnan(before):
+        return None
+    change = round(now - before, 2)
+    return f"{change:+,.2f}{unit}" if change else f"0.00{unit}"
+
+
+def money_change(now_minor: int, before_minor: int, currency: str) -> str:
+    """The signed change of an amount (`"+$12.00"`, `"-$200.00"`) for a metric's delta."""
+    change = now_minor - before_minor
+    return ("+" if change > 0 else "") + money(change, currency)
+
+
+def ratio_columns(labels: Mapping[str, str]) -> dict[str, Any]:
+    """Column config for Float64 ratio columns: 2 decimals; a null stays an empty cell."""
+    return {
+        column: st.column_config.NumberColumn(label, format="%.2f")
+        for column, label in labels.items()
+    }
+
+
+def days(value: float | None) -> str:
+    """A day count such as days to pay (`26.0 days`); a dash when there is none yet."""
+    return "—" if value is None else f"{value:,.1f} days"
+
+
+def percent(value: float | None) -> str:
+    """A percentage already on a 0–100 scale (`87.5%`); a dash when undefined."""
+    return "—" if value is None else f"{value:,.1f}%"
+
+
+def credit_used(used_minor: int, limit_minor: int, currency: str) -> str:
+    """How much of a credit limit the open balance takes: `86.2% of $1,200.00`.
+
+    A limit of zero means none was set, not "nothing allowed"; the percentage
+    is computed exactly from the integer amounts and rounded half up.
+    """
+    if limit_minor <= 0:
+        return "No limit set"
+    share = (Decimal(used_minor) * 100 / Decimal(limit_minor)).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+    return f"{share:,}% of {money(limit_minor, currency)}"

@@ -28,7 +28,14 @@ from billing.services.payments import (
     post_payment,
 )
 from billing.services.settings import SettingsUpdate, update_settings
-from billing.services.users import add_user, hash_password, verify_password
+from billing.services.users import (
+    add_user,
+    hash_password,
+    reset_password,
+    set_user_active,
+    set_user_role,
+    verify_password,
+)
 
 __all__ = [
     "ActivityCreate",
@@ -50,6 +57,9 @@ __all__ = [
     "hash_password",
     "post_invoice",
     "post_payment",
+    "reset_password",
+    "set_user_active",
+    "set_user_role",
     "update_customer",
     "update_settings",
     "verify_password",

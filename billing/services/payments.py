@@ -31,7 +31,15 @@ from billing.validation import Checker
 
 @dataclass(frozen=True)
 class PaymentCreate:
-    """A payment as received. Without `invoice_number` it is auto-allocated, oldest first."""
+    """A payment as received, and where it goes.
+
+    Without `invoice_number` or `allocations` it is auto-allocated, oldest
+    first. `allocations` — (invoice_number, amount_minor) pairs a clerk chose —
+    applies exactly those amounts and leaves the rest unapplied; an empty
+    tuple applies nothing. The two targets are mutually exclusive. A replay
+    under the same `idempotency_key` must ask for the same allocations, in
+    the same order, or it is refused as a different submission.
+    """
 
     customer_code: str
     payment_reference: str
@@ -41,6 +49,7 @@ class PaymentCreate:
     method: str = "transfer"
     invoice_number: str | None = None
     idempotency_key: str | None = None
+    allocations: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,12 @@ class PaymentPosted:
 
 
 def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> PaymentPosted:
-    """Record a payment and apply it: to the invoice named, or automatically (SPEC §2)."""
+    """Record a payment and apply it: to the invoice named, as the clerk split it, or automatically.
+
+    Auto and targeted allocation follow SPEC §2. Explicit `allocations` apply
+    exactly the amounts given, each to a posted invoice of this customer and
+    currency issued by the received date and no more than its open balance.
+    """
     require(actor, Action.POST_PAYMENT)
     check = Checker()
     customer_code = check.code("customer_code", data.customer_code)
@@ -80,6 +94,7 @@ def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> Paym
     key = check.text("idempotency_key", data.idempotency_key, max_len=80, required=False)
     if data.invoice_number is not None:
         check.code("invoice_number", data.invoice_number)
+    wanted = _check_allocations(check, data)
     check.done()
 
     if key is not None:
@@ -119,7 +134,9 @@ def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> Paym
             f"payment reference {reference!r} is already recorded for customer {customer_code}"
         ) from None
 
-    if data.invoice_number is not None:
+    if wanted is not None:
+        plan = _explicit_plan(session, wanted, customer, payment)
+    elif data.invoice_number is not None:
         invoice = _target_invoice(session, data.invoice_number, customer, currency)
         payment.target_invoice_id = invoice.id
         item = _open_item(invoice)
@@ -226,6 +243,95 @@ def allocate_payment(
         after={**(audit.snapshot(payment) or {}), "applied": [_applied_json(a) for a in applied]},
     )
     return _result(payment, customer.customer_code, applied)
+
+
+def _check_allocations(check: Checker, data: PaymentCreate) -> list[tuple[str, int]] | None:
+    """The clerk's (invoice, amount) pairs, cleaned; every problem goes to `check`."""
+    if data.allocations is None:
+        return None
+    if data.invoice_number is not None:
+        check.add("allocations", len(data.allocations), "give either invoice_number or allocations")
+    wanted: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for no, pair in enumerate(data.allocations, start=1):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            check.add(f"allocation {no}", pair, "must be an (invoice_number, amount) pair")
+            continue
+        number = check.code(f"allocation {no} invoice_number", pair[0])
+        amount = pair[1]
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            check.add(f"allocation to {number}", amount, "must be a whole number of minor units")
+            continue
+        if amount <= 0:
+            check.add(f"allocation to {number}", amount, "must be greater than zero")
+        if number in seen:
+            check.add(f"allocation to {number}", amount, "lists this invoice a second time")
+        seen.add(number)
+        wanted.append((number, amount))
+    return wanted
+
+
+def _explicit_plan(
+    session: Session, wanted: list[tuple[str, int]], customer: Customer, payment: Payment
+) -> list[tuple[OpenItem, int]]:
+    """Lock the invoices named (ascending id, as every posting does) and check each amount.
+
+    Every problem is collected and reported in the order the clerk listed the
+    invoices, each naming its invoice, before anything is applied.
+    """
+    currency, received_date = payment.currency, payment.received_date
+    total = sum(amount for _, amount in wanted)
+    problems: list[Problem] = []
+    if total > payment.amount_minor:
+        problems.append(
+            Problem(
+                "allocations",
+                format_amount(total, currency),
+                f"add up to more than the payment's {format_amount(payment.amount_minor, currency)}"
+                f" {currency}",
+            )
+        )
+    numbers = [number for number, _ in wanted]
+    statement = select(Invoice.invoice_number, Invoice.id).where(
+        Invoice.invoice_number.in_(numbers)
+    )
+    ids: dict[str, int] = {number: id_ for number, id_ in session.execute(statement)}
+    found: dict[str, list[Problem]] = {number: [] for number in numbers}
+    items: dict[str, OpenItem] = {}
+    for number in sorted(ids, key=ids.__getitem__):
+        field = f"allocation to {number}"
+        try:
+            invoice = _target_invoice(session, number, customer, currency)
+        except ValidationError as error:
+            found[number] += [Problem(field, p.value, p.message) for p in error.problems]
+            continue
+        items[number] = _open_item(invoice)
+        if invoice.issue_date > received_date:
+            found[number].append(
+                Problem(
+                    field,
+                    invoice.issue_date.isoformat(),
+                    "is the invoice's issue date, after the payment was received "
+                    f"{received_date.isoformat()}",
+                )
+            )
+    for number, amount in wanted:
+        item = items.get(number)
+        if number not in ids:
+            found[number].append(Problem(f"allocation to {number}", number, "no such invoice"))
+        elif item is not None and amount > item.open_minor:
+            found[number].append(
+                Problem(
+                    f"allocation to {number}",
+                    format_amount(amount, currency),
+                    f"is more than its open balance {format_amount(item.open_minor, currency)} "
+                    f"{currency}",
+                )
+            )
+        problems += found[number]
+    if problems:
+        raise ValidationError(problems)
+    return [(items[number], amount) for number, amount in wanted]
 
 
 def _target_invoice(session: Session, number: str, customer: Customer, currency: str) -> Invoice:
@@ -345,10 +451,6 @@ def _replay(session: Session, payment: Payment, data: PaymentCreate) -> PaymentP
         and payment.method == ((data.method or "").strip() or "transfer")
         and (data.invoice_number or "").strip() == (target or "")
     )
-    if not same:
-        raise Conflict(
-            "this form was already submitted with different values; reload and try again"
-        )
     rows = session.execute(
         select(Invoice.invoice_number, Allocation.amount_minor, Allocation.applied_date)
         .join(Invoice, Allocation.invoice_id == Invoice.id)
@@ -356,6 +458,16 @@ def _replay(session: Session, payment: Payment, data: PaymentCreate) -> PaymentP
         .order_by(Allocation.id)
     ).all()
     applied = [Applied(n, a, d) for n, a, d in rows]
+    if data.allocations is not None:
+        # The first rows are the posting's own, in the order asked for; any
+        # later `allocate_payment` rows come after them. Auto-allocated
+        # replays (allocations None) are not compared: the rule decided those.
+        asked = [(str(n).strip(), a) for n, a in data.allocations]
+        same = same and [(a.invoice_number, a.amount_minor) for a in applied[: len(asked)]] == asked
+    if not same:
+        raise Conflict(
+            "this form was already submitted with different values; reload and try again"
+        )
     return _result(payment, customer.customer_code, applied, replayed=True)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import audit
-from billing.errors import Conflict
+from billing.errors import Conflict, NotFound, Problem, ValidationError
 from billing.models import User
 from billing.roles import Action, Actor, Role, require
 from billing.services._common import unique_or_conflict
@@ -29,6 +29,16 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
+def _check_password(check: Checker, password: str) -> None:
+    # streamlit-authenticator strips the typed password: refuse one it could never match.
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        check.add("password", "…", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if password and password != password.strip():
+        check.add("password", "…", "must not begin or end with a space")
+    if len((password or "").encode("utf-8")) > 72:
+        check.add("password", "…", "must be at most 72 bytes (a bcrypt limit)")
+
+
 def add_user(
     session: Session,
     *,
@@ -47,12 +57,7 @@ def add_user(
     login = check.code("username", username, max_len=64).lower()
     display = check.text("name", name or username, max_len=200)
     mail = check.text("email", email, max_len=320, required=False)
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        check.add("password", "…", f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    if password and password != password.strip():
-        check.add("password", "…", "must not begin or end with a space")
-    if len((password or "").encode("utf-8")) > 72:
-        check.add("password", "…", "must be at most 72 bytes (a bcrypt limit)")
+    _check_password(check, password)
     try:
         role = Role(role)
     except ValueError:
@@ -77,5 +82,113 @@ def add_user(
         entity_id=login,
         before=None,
         after=audit.snapshot(user),
+    )
+    return user
+
+
+def _user_by_username(session: Session, username: str) -> User:
+    """The user with this login (locked until commit), or `NotFound` naming it."""
+    login = (username or "").strip().lower()
+    user = session.scalars(
+        select(User)
+        .where(User.username == login)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if user is None:
+        raise NotFound(f"no user {login!r}")
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    """Active admins besides `user`, counted under a lock so two demotions cannot race."""
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    return len(others)
+
+
+def _refuse_losing_last_admin(session: Session, user: User, what: str) -> None:
+    if user.role is Role.ADMIN and user.active and _other_active_admins(session, user) == 0:
+        raise Conflict(f"cannot {what} {user.username!r}: it is the last active admin")
+
+
+def set_user_role(session: Session, *, actor: Actor, username: str, role: Role | str) -> User:
+    """Change a user's role (admin only); an admin may not demote themself or the last admin."""
+    require(actor, Action.MANAGE_USERS)
+    try:
+        new_role = Role(role)
+    except ValueError:
+        raise ValidationError(
+            Problem("role", role, "must be one of " + ", ".join(r.value for r in Role))
+        ) from None
+    user = _user_by_username(session, username)
+    if user.role is new_role:
+        return user
+    if user.role is Role.ADMIN:
+        if user.username == actor.name.lower():
+            raise Conflict("you cannot take the admin role from yourself; ask another admin")
+        _refuse_losing_last_admin(session, user, "demote")
+    before = audit.snapshot(user)
+    user.role = new_role
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="set_user_role",
+        entity="user",
+        entity_id=user.username,
+        before=before,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def set_user_active(session: Session, *, actor: Actor, username: str, active: bool) -> User:
+    """Stop (or allow again) a user logging in; admin only, never oneself or the last admin."""
+    require(actor, Action.MANAGE_USERS)
+    if not isinstance(active, bool):
+        raise ValidationError(Problem("active", active, "must be true or false"))
+    user = _user_by_username(session, username)
+    if user.active is active:
+        return user
+    if not active:
+        if user.username == actor.name.lower():
+            raise Conflict("you cannot deactivate yourself; ask another admin")
+        _refuse_losing_last_admin(session, user, "deactivate")
+    before = audit.snapshot(user)
+    user.active = active
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="set_user_active",
+        entity="user",
+        entity_id=user.username,
+        before=before,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def reset_password(session: Session, *, actor: Actor, username: str, password: str) -> User:
+    """Give a user a new password (admin only); the audit row says it changed, never to what."""
+    require(actor, Action.MANAGE_USERS)
+    check = Checker()
+    _check_password(check, password)
+    check.done()
+    user = _user_by_username(session, username)
+    user.password_hash = hash_password(password)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="reset_password",
+        entity="user",
+        entity_id=user.username,
+        before=None,
+        after={"password": "changed"},
     )
     return user

@@ -1,0 +1,393 @@
+"""Browser tests: Debian's chromium, driven by Playwright, against a real `streamlit run`.
+
+One server per pytest process (each xdist worker starts its own, on a free
+port) over a temporary SQLite file seeded with the same demo ledger as
+`billing seed-demo`, with a fixed `today` so every run sees the same rows.
+Each test gets a fresh browser context: no cookie, no login carried over.
+
+Playwright cannot download browsers here, so it launches the system chromium;
+without it the tests fail loudly (CI installs it in `.ci/run`), never skip.
+
+Waiting, as STYLE.md's "Known traps" says: the server's `/_stcore/health`
+first, then the app's websocket (`data-test-connection-state=CONNECTED`),
+then the end of the script run (`data-test-script-state=notRunning`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import (
+    Error as PlaywrightError,
+)
+
+from billing.db import make_engine
+from billing.schema import upgrade_database
+from sample_data.generator import seed_demo
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("BILLING_TEST_CHROMIUM", "/usr/bin/chromium"))
+STREAMLIT = Path(sys.executable).parent / "streamlit"
+# The demo ledger: small, and dated up to a fixed day so runs are identical.
+SEED_INVOICES = 300
+SEED_TODAY = dt.date(2026, 6, 30)
+SERVER_START_SECONDS = 60
+# Milliseconds: a page's first run imports Polars and Plotly, so allow for a slow machine.
+RUN_TIMEOUT_MS = 30_000
+VIEWPORT = {"width": 1400, "height": 900}
+# How long a fresh page must stay idle: the cookie component's answer reruns it once more.
+FIRST_RUN_QUIET_MS = 800
+# Row height in st.dataframe / st.data_editor grids, header included (Streamlit's default).
+GRID_ROW_PX = 35
+
+
+def demo_password(username: str) -> str:
+    """Demo logins' passwords are `<username>-demo` (README, "Demo logins")."""
+    return f"{username}-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def seed_database(
+    directory: Path, *, invoices: int = SEED_INVOICES, today: dt.date = SEED_TODAY
+) -> str:
+    """A migrated SQLite file holding the demo ledger and the four demo logins.
+
+    The same call as `billing init-db` then `billing seed-demo` (with a fixed seed).
+    """
+    url = f"sqlite:///{directory}/billing.db"
+    engine = make_engine(url)
+    try:
+        upgrade_database(engine)
+        seed_demo(engine, invoices=invoices, seed=42, today=today)
+    finally:
+        engine.dispose()
+    return url
+
+
+def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`streamlit run app.py` on a free port; returns the process and its base URL once healthy."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BILLING_DATABASE_URL": database_url,
+        "BILLING_COOKIE_KEY": secrets.token_urlsafe(32),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    command = [
+        str(STREAMLIT),
+        "run",
+        "app.py",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, ended as one
+        )
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not _healthy(base_url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(process)
+            pytest.fail(
+                f"streamlit did not become healthy on {base_url} within "
+                f"{SERVER_START_SECONDS} s (exit {process.returncode}); its output:\n"
+                + log.read_text(errors="replace")
+            )
+        time.sleep(0.25)
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+            "(`apt-get install chromium`; `.ci/run` does it). Not skipping: CI must not pass "
+            "without them."
+        )
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[str]:
+    """The base URL of a running app over a freshly seeded demo database (one per worker)."""
+    with tempfile.TemporaryDirectory(prefix="billing-browser-") as directory:
+        folder = Path(directory)
+        url = seed_database(folder)
+        log = folder / "streamlit.log"
+        process, base_url = start_server(url, log)
+        try:
+            yield base_url
+        finally:
+            stop_server(process)
+            output = log.read_text(errors="replace")
+            if "Traceback" in output:  # an exception the page showed may be in here
+                sys.stderr.write(f"streamlit output:\n{output}\n")
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    require_chromium()
+    playwright = sync_playwright().start()
+    try:
+        yield playwright
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = launch_chromium(playwright_instance)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, headless (Playwright's own download is not available here)."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-dev-shm-usage"],
+        headless=True,
+    )
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh context per test: no cookies, so nobody is logged in."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.set_default_timeout(RUN_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """On a failed browser test, save a full-page screenshot and name it in the report."""
+    report = yield
+    tab = getattr(item, "funcargs", {}).get("page")
+    if call.when == "call" and report.failed and isinstance(tab, Page):
+        folder = Path(tempfile.mkdtemp(prefix="billing-browser-failure-"))
+        shot = folder / f"{item.name}.png"
+        try:
+            tab.screenshot(path=shot, full_page=True)
+            report.sections.append(("browser screenshot", str(shot)))
+        except PlaywrightError as error:
+            report.sections.append(("browser screenshot", f"none: {error}"))
+    return report
+
+
+@pytest.fixture
+def page(context: BrowserContext, app_server: str) -> Page:
+    """A tab on the app's start page, its first script run finished."""
+    tab = context.new_page()
+    tab.goto(app_server)
+    wait_for_app(tab)
+    settle(tab, quiet_ms=FIRST_RUN_QUIET_MS)
+    return tab
+
+
+# --- helpers the tests and the screenshot script share ------------------------------------
+
+
+def wait_for_app(page: Page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Until the websocket is up and the script has finished its run."""
+    app = page.locator(".stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout_ms)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout_ms)
+
+
+def settle(page: Page, *, quiet_ms: int = 300, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Until the app has stayed idle for `quiet_ms`: the reruns a click starts have all ended.
+
+    A click's rerun starts a few milliseconds after it, and the authenticator's
+    cookie component answers its first render with one more rerun, so a single
+    look at `notRunning` can see the calm before the run, not after it.
+    """
+    app = page.locator(".stApp")
+    deadline = time.monotonic() + timeout_ms / 1000
+    quiet_since: float | None = None
+    while True:
+        idle = (
+            app.get_attribute("data-test-connection-state") == "CONNECTED"
+            and app.get_attribute("data-test-script-state") == "notRunning"
+        )
+        now = time.monotonic()
+        if not idle:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif (now - quiet_since) * 1000 >= quiet_ms:
+            return
+        if now > deadline:
+            wait_for_app(page, timeout_ms=1)  # fails with the attribute it was waiting for
+            return
+        page.wait_for_timeout(50)
+
+
+def log_in(page: Page, username: str, password: str | None = None) -> None:
+    """Fill the login form, press "Log in", and wait until the sidebar offers "Log out".
+
+    A submit that lands while the cookie component's first rerun replaces the
+    form is lost (the fields stay filled, nothing happens); one more press
+    is then what a person would do, and cannot log in twice.
+    """
+    settle(page, quiet_ms=FIRST_RUN_QUIET_MS)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password or demo_password(username))
+    log_out = page.get_by_role("button", name="Log out")
+    for attempt in range(3):
+        if attempt:
+            settle(page)
+            if log_out.is_visible():
+                break
+        page.get_by_role("button", name="Log in").click()
+        try:
+            expect(log_out).to_be_visible(timeout=RUN_TIMEOUT_MS // 3)
+            break
+        except AssertionError:
+            if page.get_by_text("Username or password is incorrect.").is_visible():
+                raise
+    expect(log_out).to_be_visible()
+    settle(page)
+
+
+def nav_titles(page: Page) -> list[str]:
+    """The page titles in the sidebar navigation, in order."""
+    links = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+    # The link's text also holds its material icon's name; the label is the markdown part.
+    return [text.strip() for text in links.get_by_test_id("stMarkdownContainer").all_inner_texts()]
+
+
+def go(page: Page, title: str) -> None:
+    """Open a page from the sidebar navigation and wait for its run to end."""
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name=title, exact=True).click()  # the icon is aria-hidden
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    settle(page)
+
+
+def widget(page: Page, key: str) -> Locator:
+    """The element a widget with `key=` renders in (Streamlit marks it `.st-key-<key>`)."""
+    return page.locator(f".st-key-{key}")
+
+
+def choose(page: Page, key: str, option: str) -> None:
+    """Pick `option` (its text, or the start of it) in the selectbox with `key=`."""
+    box = widget(page, key).get_by_role("combobox")
+    box.click()
+    box.fill(option)  # the list filters as one types, so the option is in view
+    page.get_by_role("option", name=option).first.click()
+    settle(page)
+
+
+def type_into(page: Page, key: str, text: str) -> None:
+    """Replace the text of the text input with `key=` and commit it (Enter reruns the page)."""
+    box = widget(page, key).get_by_role("textbox")
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+
+
+def fill_new_rows(page: Page, key: str, rows: list[list[str]]) -> None:
+    """Type rows into an empty `st.data_editor(num_rows="dynamic")` with `key=`.
+
+    The editor is a glide-data-grid canvas, so cells are reached by position
+    and keyboard: clicking the trailing "add row" line appends a row and opens
+    its first cell's editor; later cells are reached by clicking the row's
+    first cell, then ArrowRight, then Enter to open the editor. Each commit
+    reruns the page and may reset the grid's selection, hence the fresh click
+    for every cell rather than Tab from one cell to the next.
+    """
+    grid = widget(page, key).get_by_test_id("stDataFrameResizable")
+    overlay = page.get_by_test_id("portal").locator(".gdg-clip-region")
+    for index, row in enumerate(rows):
+        first_cell = {"x": 60, "y": GRID_ROW_PX * (index + 1) + GRID_ROW_PX / 2}
+        for column, text in enumerate(row):
+            grid.scroll_into_view_if_needed()
+            grid.click(position=first_cell)
+            if column:
+                if overlay.count():  # the click opened the first cell: leave it untouched
+                    page.keyboard.press("Escape")
+                    expect(overlay).to_have_count(0)
+                for _ in range(column):
+                    page.keyboard.press("ArrowRight")
+                page.keyboard.press("Enter")
+            expect(overlay).to_be_visible()
+            cell = overlay.locator("textarea, input").first
+            cell.fill(text)
+            cell.press("Tab")
+            expect(overlay).to_have_count(0)
+            settle(page)
+
+
+def download_text(page: Page, key: str) -> str:
+    """The file a `st.download_button` with `key=` hands the browser, as text."""
+    with page.expect_download() as download:
+        widget(page, key).get_by_role("button").click()
+    return Path(download.value.path()).read_text(encoding="utf-8")
+
+
+def metric_value(page: Page, label: str) -> str:
+    """The value shown by the `st.metric` labelled exactly `label`."""
+    metric = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    )
+    return metric.get_by_test_id("stMetricValue").inner_text().strip()
