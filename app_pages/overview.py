@@ -87,6 +87,11 @@ kpi_row(
             better="down",
             help="Current (not yet due) AR ÷ credit sales × days.",
         ),
+    ],
+    delta_description=previous,
+)
+kpi_row(
+    [
         ratio_card(
             "CEI",
             now["cei"],
@@ -95,11 +100,6 @@ kpi_row(
             better="up",
             help="Collection effectiveness: the share of what could be collected that was.",
         ),
-    ],
-    delta_description=previous,
-)
-kpi_row(
-    [
         money_card(
             "Collections this month",
             now["collections_minor"],

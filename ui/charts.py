@@ -22,11 +22,12 @@ def _template() -> go.layout.Template:
     template = go.layout.Template(pio.templates["plotly_white"])
     template.layout.colorway = PALETTE
     template.layout.font = {"family": "sans-serif", "size": 13, "color": "#1b1f24"}
-    template.layout.margin = {"l": 10, "r": 10, "t": 40, "b": 10}
+    # Room for the axis labels: with narrower margins Plotly clips "1.2M" to "M".
+    template.layout.margin = {"l": 60, "r": 20, "t": 50, "b": 50}
     template.layout.legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
     template.layout.hovermode = "x unified"
-    template.layout.xaxis = {"gridcolor": "#eef0f3"}
-    template.layout.yaxis = {"gridcolor": "#eef0f3", "separatethousands": True}
+    template.layout.xaxis = {"gridcolor": "#eef0f3", "automargin": True}
+    template.layout.yaxis = {"gridcolor": "#eef0f3", "separatethousands": True, "automargin": True}
     return template
 
 

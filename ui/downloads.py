@@ -18,8 +18,8 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def download_buttons(frame: pl.DataFrame, *, name: str, key: str) -> None:
     """CSV and Excel buttons for `frame`, saved as `name.csv` / `name.xlsx`."""
-    csv_column, xlsx_column, _ = st.columns([1, 1, 4])
-    csv_column.download_button(
+    buttons = st.container(horizontal=True)
+    buttons.download_button(
         "CSV",
         data=lambda: csv_bytes(frame),
         file_name=f"{name}.csv",
@@ -28,7 +28,7 @@ def download_buttons(frame: pl.DataFrame, *, name: str, key: str) -> None:
         on_click="ignore",
         icon=":material/download:",
     )
-    xlsx_column.download_button(
+    buttons.download_button(
         "Excel",
         data=lambda: xlsx_bytes(frame, sheet=name),
         file_name=f"{name}.xlsx",
