@@ -88,7 +88,8 @@ def take(base_url: str, out: Path, user: str) -> list[Path]:
                 go(page, title)
                 if widget(page, "currency").count():  # report pages: the demo's main currency
                     choose(page, "currency", CURRENCY)
-                page.mouse.move(0, 0)  # no hover effects in the picture
+                page.mouse.move(0, 0)  # no hover effects or focus rings in the picture
+                page.evaluate("() => document.activeElement && document.activeElement.blur()")
                 path = out / f"{name}.png"
                 full_page(page, path)
                 saved.append(path)

@@ -265,20 +265,20 @@ def settle(page: Page, *, quiet_ms: int = 300, timeout_ms: int = RUN_TIMEOUT_MS)
     deadline = time.monotonic() + timeout_ms / 1000
     quiet_since: float | None = None
     while True:
-        idle = (
-            app.get_attribute("data-test-connection-state") == "CONNECTED"
-            and app.get_attribute("data-test-script-state") == "notRunning"
-        )
+        connection = app.get_attribute("data-test-connection-state")
+        script = app.get_attribute("data-test-script-state")
         now = time.monotonic()
-        if not idle:
+        if connection != "CONNECTED" or script != "notRunning":
             quiet_since = None
         elif quiet_since is None:
             quiet_since = now
         elif (now - quiet_since) * 1000 >= quiet_ms:
             return
         if now > deadline:
-            wait_for_app(page, timeout_ms=1)  # fails with the attribute it was waiting for
-            return
+            raise AssertionError(
+                f"the app was still busy after {timeout_ms} ms "
+                f"(connection {connection}, script {script})"
+            )
         page.wait_for_timeout(50)
 
 
