@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import polars as pl
 import streamlit as st
@@ -19,6 +20,7 @@ from billing.services import (
     SettingsUpdate,
     add_user,
     reset_password,
+    set_lock_date,
     set_user_active,
     set_user_role,
     update_settings,
@@ -30,6 +32,7 @@ from ui.downloads import table
 from ui.format import money
 
 AUDIT_LIMIT = 1_000
+NO_LOCK, LOCKED = "No lock", "Closed up to"
 ROLES = [role.value for role in Role]
 st.title("Admin")
 
@@ -167,10 +170,55 @@ with settings_tab:
             if saved is not None:
                 st.toast("Settings saved.", icon=":material/check:")
                 current = saved
+
+    # The lock date has its own form, which sends the lock it showed: the service
+    # refuses if another admin moved it since (a stale page must not reopen the books).
+    # `lock_shown` is that value; it is seeded with the form, and again after a save
+    # or a refusal, so the next run shows what is stored.
+    if "lock_shown" not in st.session_state or st.session_state.pop("_lock_reseed", False):
+        st.session_state["lock_shown"] = current.lock_date
+        st.session_state["lock_mode"] = LOCKED if current.lock_date else NO_LOCK
+        # Without a lock, the date offered is the end of last month: the usual close.
+        st.session_state["lock_day"] = current.lock_date or (
+            dt.date.today().replace(day=1) - dt.timedelta(days=1)
+        )
+    shown: dt.date | None = st.session_state["lock_shown"]
+    with st.form("lock_date_form"):
+        st.markdown(
+            f"**Lock date** · now: books closed up to {shown.isoformat()}"
+            if shown
+            else "**Lock date** · now: no lock date"
+        )
+        lock_left, lock_right = st.columns(2)
+        lock_mode = lock_left.radio(
+            "Lock date",
+            options=[NO_LOCK, LOCKED],
+            horizontal=True,
+            key="lock_mode",
+            label_visibility="collapsed",
+            help="Closing the books: nothing dated on or before the lock date can be "
+            "entered, posted, voided or adjusted. Move it back to reopen a period.",
+        )
+        lock_day = lock_right.date_input(
+            "Books closed up to (inclusive)",
+            format="YYYY-MM-DD",
+            max_value=dt.date.today(),
+            key="lock_day",
+        )
+        if st.form_submit_button("Save lock date", key="lock_submit"):
+            wanted = lock_day if lock_mode == LOCKED and isinstance(lock_day, dt.date) else None
+            outcome = run_write(
+                lambda s: (set_lock_date(s, actor=actor, lock_date=wanted, expected_current=shown),)
+            )
+            st.session_state["_lock_reseed"] = True
+            if outcome is not None:
+                st.toast("Lock date saved.", icon=":material/check:")
+                current = replace(current, lock_date=outcome[0])
     st.caption(
         f"In use: {current.company_name} · aging buckets "
         f"{','.join(str(b) for b in current.aging_buckets)} · base currency "
-        f"{current.base_currency or 'first present'}"
+        f"{current.base_currency or 'first present'} · "
+        + (f"books closed up to {current.lock_date}" if current.lock_date else "no lock date")
     )
 
 # --- Ledger health ---------------------------------------------------------------------

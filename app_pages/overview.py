@@ -14,10 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from queries.aging import aging_totals, bucket_labels
-from queries.calendar import periods
-from queries.expressions import rounded_ratio
-from queries.kpis import period_kpis
+from queries.aging import bucket_labels
 from ui import data
 from ui.charts import aging_colours
 from ui.filters import as_of_filter
@@ -37,21 +34,11 @@ as_of = as_of_filter(default=dt.date.today())
 settings = data.settings()
 ledger = data.ledger()
 currency = report_currency(ledger, preferred=settings.base_currency)
-in_currency = pl.col("currency") == currency
-
-months, aging = pl.collect_all(
-    [
-        period_kpis(
-            ledger,
-            periods(start=month_start(as_of, months_back=11), end=as_of, every="1mo"),
-            positions=data.positions(),
-        )
-        .filter(in_currency)
-        .with_columns(
-            overdue_pct=rounded_ratio(pl.col("overdue_ar_minor"), pl.col("ar_minor"), scale=100)
-        ),
-        aging_totals(ledger, as_of=as_of, boundaries=settings.aging_buckets).filter(in_currency),
-    ]
+months, aging = data.overview(
+    start=month_start(as_of, months_back=11),
+    as_of=as_of,
+    currency=currency,
+    boundaries=settings.aging_buckets,
 )
 now, last = months.row(-1, named=True), months.row(-2, named=True)
 previous = f"vs {last['period_start']:%B %Y}"

@@ -1,4 +1,4 @@
-"""The `billing` command line (SPEC §4): schema, demo data, CSV import, ledger check, users.
+"""The `billing` command line (SPEC §4): schema, demo data, CSV import, ledger check, users, backup.
 
 Who is acting: the CLI runs as ``Actor("cli:<os user>", Role.ADMIN)``. Whoever
 can run it against the database (can read and write the SQLite file, or holds
@@ -34,9 +34,22 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from typer.exceptions import TyperException
 
+from billing.backup import (
+    backup_database,
+    inspect_backup,
+    postgres_commands,
+    restore_database,
+    sqlite_path,
+)
 from billing.checks import check_ledger
 from billing.csv_import import ImportFailed, import_csv
-from billing.db import database_url, make_engine, read_session, write_session
+from billing.db import (
+    database_url,
+    make_engine,
+    read_session,
+    verify_connection_settings,
+    write_session,
+)
 from billing.errors import BillingError
 from billing.models import Allocation, Invoice, Payment
 from billing.reports import (
@@ -145,6 +158,8 @@ def _engine(*, need_schema: bool = True) -> Engine:
         _fail(f"there is no database at {path}; run: billing init-db")
     if need_schema and current_revision(engine) is None:
         _fail(f"the database at {shown_url(database_url())} has no tables; run: billing init-db")
+    if path is None or path == ":memory:" or Path(path).exists():  # init-db makes a new file
+        verify_connection_settings(engine)
     return engine
 
 
@@ -251,6 +266,64 @@ def check() -> None:
         invoices, payments, allocations = counts
         typer.echo(
             f"ledger OK ({invoices} invoices, {payments} payments, {allocations} allocations)"
+        )
+
+
+YesOption = Annotated[
+    bool, typer.Option("--yes", help="Go ahead without asking: replace what is there.")
+]
+
+
+def _sqlite_only(command: str, file: Path) -> Engine:
+    """The SQLite engine; on PostgreSQL, print the tool to use and fail."""
+    url = database_url()
+    if make_url(url).get_backend_name() != "sqlite":
+        dump, restore = postgres_commands(url, str(file))
+        typer.echo(dump if command == "backup" else restore)
+        _fail(
+            f"billing {command} works on the SQLite database; for PostgreSQL "
+            f"use {'pg_dump' if command == 'backup' else 'pg_restore'} as printed above"
+        )
+    return _engine()
+
+
+@app.command("backup")
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (one .db file).")],
+    yes: YesOption = False,
+) -> None:
+    """Copy the SQLite database to FILE, safely while the app is in use."""
+    with _user_errors():
+        done = backup_database(_sqlite_only("backup", file), file, overwrite=yes)
+        typer.echo(
+            f"backed up {done.summary.describe()} to {done.path} "
+            f"({done.size_bytes / 1e6:.1f} MB in {done.seconds:.2f} s)"
+        )
+
+
+@app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup made by `billing backup`.")],
+    yes: YesOption = False,
+) -> None:
+    """Replace the SQLite database with the backup FILE (the current one is kept beside it)."""
+    with _user_errors():
+        engine = _sqlite_only("restore", file)
+        found = inspect_backup(file)
+        if not yes:
+            _fail(
+                f"{file} holds {found.describe()}; restoring replaces everything in "
+                f"{sqlite_path(engine)} (a copy of it is kept); add --yes to go ahead"
+            )
+        done = restore_database(engine, file, actor=cli_actor())
+        typer.echo(
+            f"restored {done.restored.describe()} from {done.source} in {done.seconds:.2f} s; "
+            f"the ledger it replaced ({done.replaced.describe()}) is kept at {done.safety_copy}"
+        )
+        typer.echo(
+            f"warning: every login was ended ({done.sessions_revoked} open sessions revoked); "
+            "everyone must log in again",
+            err=True,
         )
 
 

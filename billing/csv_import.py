@@ -31,7 +31,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -64,7 +65,7 @@ __all__ = ["KINDS", "ImportFailed", "ImportProblem", "ImportReport", "import_csv
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
-_IN_CHUNK = 500  # keys per IN (...) lookup: far below every database's parameter limit
+_IN_CHUNK = 2000  # keys per lookup: far below SQLite's 32,766 parameters
 _PROGRESS_STEPS = 200  # progress callbacks per import, at most
 
 
@@ -127,7 +128,7 @@ def import_csv(
     try:
         with write_session(engine) as session:
             job = _Job(session, actor, report, progress)
-            _IMPORTERS[kind](job, [(row, row.record()) for row in parsed.rows])
+            _IMPORTERS[kind](job, parsed.rows)
             if report.errors or dry_run:
                 raise _RollBack
             if report.created:
@@ -238,11 +239,22 @@ def _chunks(values: list[T]) -> Iterator[list[T]]:
 def _fetch(
     session: Session, statement: Any, column: InstrumentedAttribute[Any], keys: Iterable[Any]
 ) -> list[Any]:
-    """Rows of `statement` whose `column` is in `keys`, in a few chunked IN queries."""
+    """Rows of `statement` whose `column` is in `keys`, in a few chunked lookups.
+
+    PostgreSQL gets each chunk as one array parameter (`= ANY(:keys)`): an IN
+    list of thousands of parameters costs more to bind and plan than the
+    lookup itself (100k keys: about 1 s less). SQLite has no arrays.
+    """
     wanted = sorted(set(keys))
     found: list[Any] = []
+    postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(wanted):
-        found.extend(session.execute(statement.where(column.in_(chunk))).unique().all())
+        if postgres:
+            keys_param = bindparam("keys", chunk, type_=postgresql.ARRAY(column.type))
+            matches = column == any_(keys_param)
+        else:
+            matches = column.in_(chunk)
+        found.extend(session.execute(statement.where(matches)).unique().all())
     return found
 
 
@@ -255,22 +267,14 @@ def _differs(job: _Job, row: ParsedRow, what: str, pairs: list[tuple[str, object
     return bool(different)
 
 
-def _import_customers(job: _Job, items: list[tuple[ParsedRow, CustomerCreate]]) -> None:
-    existing = {
-        c.customer_code: c
-        for (c,) in _fetch(
-            job.session,
-            select(Customer),
-            Customer.customer_code,
-            (data.customer_code for _, data in items),
-        )
-    }
-    todo = []
-    for row, data in items:
-        stored = existing.get(data.customer_code)
+def _import_customers(job: _Job, rows: list[ParsedRow]) -> None:
+    existing = _customers_by_code(job.session, (row.key("customer_code") for row in rows))
+    todo: list[tuple[ParsedRow, Any]] = []
+    for row in rows:
+        stored = existing.get(row.key("customer_code"))
         if stored is None:
-            todo.append((row, data))
-        elif not _customer_differs(job, row, data, stored):
+            todo.append((row, None))
+        elif not _customer_differs(job, row, row.record(), stored):
             job.present()
     _apply_all(job, todo, "customer_code", _create_customer)
 
@@ -323,20 +327,21 @@ def _wrong_currency(job: _Job, row: ParsedRow, currency: str | None, customer: C
     return True
 
 
-def _import_invoices(job: _Job, items: list[tuple[ParsedRow, InvoiceCreate]]) -> None:
-    customers = _customers_by_code(job.session, (data.customer_code for _, data in items))
-    existing = _invoices_by_number(job.session, (data.invoice_number for _, data in items))
-    todo = []
-    for row, data in items:
-        stored = existing.get(data.invoice_number)
-        customer = customers.get(data.customer_code)
+def _import_invoices(job: _Job, rows: list[ParsedRow]) -> None:
+    keyed = [(row, row.key("invoice_number"), row.key("customer_code")) for row in rows]
+    customers = _customers_by_code(job.session, {code for _, _, code in keyed})
+    existing = _invoices_by_number(job.session, (number for _, number, _ in keyed))
+    todo: list[tuple[ParsedRow, Any]] = []
+    for row, number, code in keyed:
+        stored = existing.get(number)
+        customer = customers.get(code)
         if stored is not None:
-            if not _invoice_differs(job, row, data, stored):
+            if not _invoice_differs(job, row, row.record(), stored):
                 job.present()
         elif customer is None:
             job.problem(row, "customer_code", "no customer has this code")
-        elif not _wrong_currency(job, row, data.currency, customer):
-            todo.append((row, data))
+        elif not _wrong_currency(job, row, row.key("currency").upper(), customer):
+            todo.append((row, None))
     _apply_all(job, todo, "invoice_number", _post_invoice)
 
 
@@ -370,32 +375,34 @@ def _invoice_differs(job: _Job, row: ParsedRow, data: InvoiceCreate, stored: Inv
     return _differs(job, row, what, pairs)
 
 
-def _import_payments(job: _Job, items: list[tuple[ParsedRow, PaymentCreate]]) -> None:
+def _import_payments(job: _Job, rows: list[ParsedRow]) -> None:
     session = job.session
-    customers = _customers_by_code(session, (data.customer_code for _, data in items))
-    targets = _invoices_by_number(session, (d.invoice_number for _, d in items if d.invoice_number))
+    customers = _customers_by_code(session, (row.key("customer_code") for row in rows))
+    targets = _invoices_by_number(
+        session, (row.key("invoice_number") for row in rows if row.given("invoice_number"))
+    )
     existing: dict[tuple[str, str], Payment] = {}
     for payment, code in _fetch(
         session,
         select(Payment, Customer.customer_code).join(Customer, Payment.customer_id == Customer.id),
         Payment.payment_reference,
-        (data.payment_reference for _, data in items),
+        (row.key("payment_reference") for row in rows),
     ):
         existing[(code, payment.payment_reference)] = payment
-    todo = []
-    for row, data in items:
-        stored = existing.get((data.customer_code, data.payment_reference))
-        customer = customers.get(data.customer_code)
+    todo: list[tuple[ParsedRow, Any]] = []
+    for row in rows:
+        stored = existing.get((row.key("customer_code"), row.key("payment_reference")))
+        customer = customers.get(row.key("customer_code"))
         if stored is not None:
-            if not _payment_differs(job, row, data, stored):
+            if not _payment_differs(job, row, row.record(), stored):
                 job.present()
         elif customer is None:
             job.problem(row, "customer_code", "no customer has this code")
-        elif _wrong_currency(job, row, data.currency, customer):
+        elif _wrong_currency(job, row, row.key("currency").upper(), customer):
             pass
-        elif data.invoice_number is None:
-            todo.append((row, data))
-        elif (target := targets.get(data.invoice_number)) is None:
+        elif not row.given("invoice_number"):
+            todo.append((row, None))
+        elif (target := targets.get(row.key("invoice_number"))) is None:
             job.problem(row, "invoice_number", "no invoice has this number")
         elif target.customer_id != customer.id:
             job.problem(
@@ -405,7 +412,7 @@ def _import_payments(job: _Job, items: list[tuple[ParsedRow, PaymentCreate]]) ->
                 f"not {customer.customer_code}",
             )
         else:
-            todo.append((row, data))
+            todo.append((row, None))
     _apply_all(job, todo, "payment_reference", _post_payment)
 
 
@@ -432,8 +439,9 @@ def _payment_differs(job: _Job, row: ParsedRow, data: PaymentCreate, stored: Pay
     return _differs(job, row, what, pairs)
 
 
-def _import_adjustments(job: _Job, items: list[tuple[ParsedRow, AdjustmentDraft]]) -> None:
+def _import_adjustments(job: _Job, rows: list[ParsedRow]) -> None:
     session = job.session
+    items: list[tuple[ParsedRow, AdjustmentDraft]] = [(row, row.record()) for row in rows]
     invoices = _invoices_by_number(session, (draft.invoice_number for _, draft in items))
     existing: dict[tuple[int, str, dt.date], list[Adjustment]] = {}
     for (adjustment,) in _fetch(
@@ -441,7 +449,7 @@ def _import_adjustments(job: _Job, items: list[tuple[ParsedRow, AdjustmentDraft]
     ):
         key = (adjustment.invoice_id, adjustment.kind.value, adjustment.date)
         existing.setdefault(key, []).append(adjustment)
-    todo = []
+    todo: list[tuple[ParsedRow, Any]] = []
     for row, draft in items:
         invoice = invoices.get(draft.invoice_number)
         if invoice is None:
@@ -510,18 +518,23 @@ def _apply_all(
     key_column: str,
     write: Callable[[_Job, Any], object],
 ) -> None:
-    """Apply the new rows in file order, unless resolving already found problems."""
+    """Apply the new rows in file order, unless resolving already found problems.
+
+    A row given without its record (None) has it built only here, after the
+    check: a file refused for one row of 100k does not pay for the other 99,999.
+    """
     if job.report.errors:
         return
     done = job.report.rows - len(todo)
     if not todo:
         job.done(done)
-    for count, (row, data) in enumerate(todo, start=done + 1):
+    for count, (row, given) in enumerate(todo, start=done + 1):
+        data = row.record() if given is None else given
         job.attempt(row, key_column, partial(write, job, data))
         job.done(count)
 
 
-_IMPORTERS: dict[str, Callable[[_Job, list[tuple[ParsedRow, Any]]], None]] = {
+_IMPORTERS: dict[str, Callable[[_Job, list[ParsedRow]], None]] = {
     "customers": _import_customers,
     "invoices": _import_invoices,
     "payments": _import_payments,

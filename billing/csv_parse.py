@@ -19,7 +19,11 @@ Decisions where SPEC §4 is silent:
 - A key repeated within the file is refused on its second line, naming the
   first. Adjustment amounts are read in phase 2, before anything is written:
   their digits depend on the invoice's currency, which only the ledger knows.
-- A file over `MAX_FILE_BYTES` is refused unread.
+- A file over `MAX_FILE_BYTES` is refused unread; a cell over `MAX_CELL_CHARS`
+  is refused with its line and column (no column of any kind holds more than
+  5,000 characters, so a longer cell is a broken file, not data).
+- A file with NUL characters, or saved as UTF-16, is refused: the fix is to
+  save it again as "CSV UTF-8", which every spreadsheet offers.
 - Encoding problems are reported for the first `MAX_ENCODING_PROBLEMS` lines
   only: a file saved in another encoding is wrong everywhere, and the fix is
   the same for every line.
@@ -34,10 +38,11 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from billing.errors import ValidationError
+from billing.errors import Problem, ValidationError
 from billing.models import AdjustmentKind
 from billing.money import check_currency, parse_amount
 from billing.services.customers import DEFAULT_TERMS_DAYS, MAX_TERMS_DAYS, CustomerCreate
@@ -46,6 +51,7 @@ from billing.services.payments import PaymentCreate
 from billing.validation import Checker, parse_date
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_CELL_CHARS = 10_000
 MAX_ENCODING_PROBLEMS = 10
 KINDS = ("customers", "invoices", "payments", "adjustments")
 _SHOWN_VALUE_CHARS = 80
@@ -151,6 +157,13 @@ class ParsedRow(NamedTuple):
         """The raw cells by column name."""
         return dict(zip(self.columns, self.fields, strict=True))
 
+    def key(self, column: str) -> str:
+        """A key or reference cell as the record will hold it (trimmed), without building it.
+
+        Phase 2 resolves a whole file by these before it builds any record.
+        """
+        return self.fields[self.columns.index(column)].strip()
+
     def given(self, column: str) -> bool:
         """Whether the row has a non-empty value in `column` (else the default applies)."""
         return column in self.columns and bool(self.fields[self.columns.index(column)].strip())
@@ -201,6 +214,14 @@ def parse_csv_file(kind: str, path: Path) -> ParsedFile:
 
 def parse_csv_bytes(parsed: ParsedFile, data: bytes) -> None:
     """Fill `parsed` from the file's bytes (split out so tests can skip the file system)."""
+    head = data[:4096]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(0) > len(head) // 4:
+        parsed.problems.append(
+            ImportProblem(
+                None, None, None, 'is saved as UTF-16; save it as "CSV UTF-8" (comma delimited)'
+            )
+        )
+        return
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -216,12 +237,16 @@ def parse_csv_bytes(parsed: ParsedFile, data: bytes) -> None:
             )
         )
         return
+    # The csv module's own limit (128 KiB a cell, process-wide) would stop the
+    # reader with no column named; ours is lower and is judged per cell below.
+    if csv.field_size_limit() < MAX_FILE_BYTES:
+        csv.field_size_limit(MAX_FILE_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         columns = _read_header(parsed, reader)
         if columns is not None:
             parsed.columns = columns
-            _read_rows(parsed, reader, columns)
+            _read_rows(parsed, reader, columns, nul="\x00" in text)
     except csv.Error as error:
         parsed.problems.append(
             ImportProblem(reader.line_num, None, None, f"is not valid CSV: {error}")
@@ -231,20 +256,24 @@ def parse_csv_bytes(parsed: ParsedFile, data: bytes) -> None:
 def _encoding_problems(data: bytes) -> list[ImportProblem]:
     problems: list[ImportProblem] = []
     bad_lines = 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    # Split as the csv reader counts lines (\n, \r\n and a lone \r all end one).
+    lines = data.removeprefix(b"\xef\xbb\xbf").splitlines() or [b""]
+    header = _cells(lines[0].decode("utf-8", "replace"))
+    for number, raw in enumerate(lines, start=1):
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as error:
             bad_lines += 1
             if bad_lines <= MAX_ENCODING_PROBLEMS:
                 byte = raw[error.start]
+                column, value = _undecodable_cell(raw, header if number > 1 else [])
                 problems.append(
                     ImportProblem(
                         number,
-                        None,
-                        raw.decode("utf-8", "backslashreplace").rstrip("\r"),
+                        column,
+                        value,
                         f"is not UTF-8 text (byte 0x{byte:02x} at position {error.start + 1}); "
-                        "save the file as UTF-8",
+                        'save the file as "CSV UTF-8"',
                     )
                 )
     if bad_lines > MAX_ENCODING_PROBLEMS:
@@ -257,6 +286,30 @@ def _encoding_problems(data: bytes) -> list[ImportProblem]:
             )
         )
     return problems
+
+
+def _undecodable_cell(raw: bytes, header: list[str]) -> tuple[str, str]:
+    """The column (by the header's name, else its position) and value of a line's first bad cell.
+
+    The line is read on its own, so a cell continued from a quoted line break
+    above may be cut differently than the whole file would; the line is still right.
+    """
+    cells = _cells(raw.decode("utf-8", "surrogateescape"))
+    position = next(
+        (i for i, cell in enumerate(cells) if any("\udc80" <= c <= "\udcff" for c in cell)), 0
+    )
+    value = cells[position] if cells else ""
+    shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    name = header[position].strip().lower() if position < len(header) else ""
+    return name or f"#{position + 1}", shown
+
+
+def _cells(line: str) -> list[str]:
+    """One line's cells as the csv module reads them, or split at commas if it cannot."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return line.split(",")
 
 
 def _read_header(parsed: ParsedFile, reader: Any) -> tuple[str, ...] | None:
@@ -327,7 +380,7 @@ def _read_header(parsed: ParsedFile, reader: Any) -> tuple[str, ...] | None:
     return None if problems else columns
 
 
-def _read_rows(parsed: ParsedFile, reader: Any, columns: tuple[str, ...]) -> None:
+def _read_rows(parsed: ParsedFile, reader: Any, columns: tuple[str, ...], *, nul: bool) -> None:
     kind = parsed.kind
     layout = LAYOUTS[kind]
     parse_row = _ROW_PARSERS[kind]
@@ -342,10 +395,14 @@ def _read_rows(parsed: ParsedFile, reader: Any, columns: tuple[str, ...]) -> Non
             if not any(f.strip() for f in fields):
                 continue  # a blank line
             parsed.row_count += 1
-            problems.append(
-                ImportProblem(line, None, None, f"has {len(fields)} fields; the header has {width}")
-            )
+            problems.append(_wrong_width(line, fields, columns, spans=end > line))
             continue
+        if nul or sum(map(len, fields)) > MAX_CELL_CHARS:
+            unreadable = _unreadable_cells(line, fields, columns)
+            if unreadable:
+                parsed.row_count += 1
+                problems.extend(unreadable)
+                continue
         cells = dict(zip(columns, fields, strict=True))
         # The key as one string, not a tuple: 100k tuples kept alive slow the collector.
         parts = [cells[column].strip() for column in layout.key]
@@ -377,6 +434,60 @@ def _read_rows(parsed: ParsedFile, reader: Any, columns: tuple[str, ...]) -> Non
             rows.append(ParsedRow(kind, line, columns, tuple(fields)))
 
 
+def _wrong_width(
+    line: int, fields: list[str], columns: tuple[str, ...], *, spans: bool
+) -> ImportProblem:
+    """A row with more or fewer fields than the header, naming the first column affected.
+
+    `spans` says the row ran over several lines: a quote left open swallows the
+    lines after it, which is the likelier mistake then.
+    """
+    count, width = len(fields), len(columns)
+    hint = ' (a quote (") left open runs on to the next lines)' if spans else ""
+    if count > width:
+        extra = next((i for i in range(width, count) if fields[i].strip()), width)
+        return ImportProblem(
+            line,
+            f"#{extra + 1}",
+            fields[extra],
+            f"has {count} fields; the header has {width} "
+            "(an extra comma? quote a value that contains one)",
+        )
+    return ImportProblem(
+        line,
+        columns[count],
+        None,
+        f"has {count} fields; the header has {width}: {', '.join(columns[count:])} missing" + hint,
+    )
+
+
+def _unreadable_cells(
+    line: int, fields: list[str], columns: tuple[str, ...]
+) -> list[ImportProblem]:
+    """Cells too long to be data, or holding NUL characters: each named, the row not read."""
+    problems = []
+    for column, value in zip(columns, fields, strict=True):
+        if len(value) > MAX_CELL_CHARS:
+            problems.append(
+                ImportProblem(
+                    line,
+                    column,
+                    _shown(value),
+                    f"is {len(value):,} characters long; a cell holds at most {MAX_CELL_CHARS:,}",
+                )
+            )
+        elif "\x00" in value:
+            problems.append(
+                ImportProblem(
+                    line,
+                    column,
+                    value.replace("\x00", "\\0"),
+                    'contains a NUL character; save the file as "CSV UTF-8"',
+                )
+            )
+    return problems
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -390,14 +501,21 @@ def _date(check: Checker, column: str, text: str, *, required: bool = True) -> d
         if required:
             check.add(column, text, "is required")
         return None
+    value, problems = _judged_date(column, text)
+    check.problems.extend(problems)
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _judged_date(column: str, text: str) -> tuple[dt.date | None, tuple[Problem, ...]]:
+    """A date cell read and range-checked once per distinct text: a file repeats its dates."""
+    check = Checker()
     try:
-        value = parse_date(text, field=column)
+        value: dt.date | None = parse_date(text, field=column)
     except ValidationError as error:
-        check.problems.extend(error.problems)
-        return None
-    before = len(check.problems)
+        return None, tuple(error.problems)
     check.date(column, value)
-    return value if len(check.problems) == before else None
+    return (None if check.problems else value), tuple(check.problems)
 
 
 def _currency(check: Checker, text: str) -> str | None:
@@ -422,7 +540,9 @@ def _amount(
 
 def _whole_number(check: Checker, column: str, text: str, *, maximum: int) -> int | None:
     raw = text.strip()
-    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+    # The length test comes before int(), which refuses over 4,300 digits with its own error.
+    too_long = len(raw.lstrip("0")) > len(str(maximum))
+    if not raw.isascii() or not raw.isdigit() or too_long or int(raw) > maximum:
         check.add(column, text, f"must be a whole number from 0 to {maximum}")
         return None
     return int(raw)
@@ -430,8 +550,8 @@ def _whole_number(check: Checker, column: str, text: str, *, maximum: int) -> in
 
 def _parse_customer(check: Checker, cells: dict[str, str], build: bool) -> CustomerCreate | bool:
     code = check.code("customer_code", cells["customer_code"])
-    name = check.text("name", cells["name"], max_len=200)
-    email = check.text("email", cells.get("email"), max_len=320, required=False)
+    name = check.text("name", cells["name"], max_len=200, multiline=False)
+    email = check.text("email", cells.get("email"), max_len=320, required=False, multiline=False)
     currency = _currency(check, cells["currency"])
     terms: int | None = DEFAULT_TERMS_DAYS
     if cells.get("payment_terms_days", "").strip():
@@ -487,7 +607,7 @@ def _parse_payment(check: Checker, cells: dict[str, str], build: bool) -> Paymen
     received = _date(check, "received_date", cells["received_date"])
     currency = _currency(check, cells["currency"])
     amount = _amount(check, "amount", cells["amount"], currency)
-    method = check.text("method", cells.get("method"), max_len=40, required=False)
+    method = check.text("method", cells.get("method"), max_len=40, required=False, multiline=False)
     target = None
     if cells.get("invoice_number", "").strip():
         target = check.code("invoice_number", cells["invoice_number"])

@@ -22,7 +22,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.field} {self.value!r}: {self.message}"
+        # A pasted 10,000-character name is named by its start, not repeated whole.
+        value = self.value
+        if isinstance(value, str) and len(value) > 80:
+            value = value[:80] + "…"
+        return f"{self.field} {value!r}: {self.message}"
 
 
 class ValidationError(BillingError):
@@ -31,6 +35,18 @@ class ValidationError(BillingError):
     def __init__(self, problems: list[Problem] | Problem) -> None:
         self.problems = problems if isinstance(problems, list) else [problems]
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class BooksClosed(ValidationError):
+    """A write dated on or before the lock date: that period's books are closed.
+
+    A `ValidationError`, so forms and imports report it on the date's field;
+    its message is the one whole sentence a clerk reads, naming both dates.
+    """
+
+    def __init__(self, *, field: str, day: object, message: str) -> None:
+        super().__init__(Problem(field, day, message))
+        self.args = (message,)
 
 
 class PermissionDenied(BillingError):
@@ -43,3 +59,29 @@ class NotFound(BillingError):
 
 class Conflict(BillingError):
     """The request clashes with what is already recorded (duplicate key, wrong state)."""
+
+
+class LedgerBusy(Conflict):
+    """SQLite's write lock stayed taken past the busy timeout (a long import, say).
+
+    Raised instead of sqlite3's "database is locked", which means nothing to a clerk
+    and would otherwise look like the database had gone away.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The ledger is busy with another long change (an import, perhaps); "
+            "nothing was saved. Try again in a minute."
+        )
+
+
+class WriteConflict(Conflict):
+    """PostgreSQL broke a deadlock (40P01) or a serialization failure (40001) by aborting us.
+
+    The whole transaction was rolled back, so nothing was saved; trying again
+    normally succeeds. Raised instead of psycopg's error, which is an
+    `OperationalError` and would otherwise look like the database had gone away.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Another change got in the way; nothing was saved. Try again.")

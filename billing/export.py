@@ -6,30 +6,49 @@ as a formula by Excel and LibreOffice (OWASP "CSV injection"): a customer named
 get a leading apostrophe, which spreadsheets show as plain text. Amounts are
 written by our own formatter and never pass through here. `csv_bytes` and
 `xlsx_bytes` are the downloads every report table offers.
+
+Decisions beyond OWASP's list: a cell whose first non-blank character is one
+of those is neutralised too (`"  =1+1"`: some importers trim first), and so
+are the full-width forms `＝＋－＠` (East Asian input methods type them, and
+Excel converts them on entry). A cell that is exactly a plain number, such as
+`-12.50`, is left alone: it cannot run, and an apostrophe would turn a
+negative amount into text. Column names are neutralised like cells.
 """
 
 from __future__ import annotations
 
 import io
+import re
 
 import polars as pl
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
 def neutralise(text: str | None) -> str:
     """`text` safe to put in a CSV or Excel cell; None becomes an empty cell."""
     if text is None:
         return ""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    if not text.startswith(FORMULA_STARTS) and not text.lstrip().startswith(FORMULA_STARTS):
+        return text
+    return text if _PLAIN_NUMBER.fullmatch(text) else f"'{text}"
 
 
 def _safe_text(frame: pl.DataFrame) -> pl.DataFrame:
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    return frame.with_columns(
-        pl.col(name).map_elements(neutralise, return_dtype=pl.String, skip_nulls=False)
+    text = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+    ]
+    # In this thread, not `map_elements`: Polars would call back into Python from
+    # its worker threads, which can deadlock the server against another session's
+    # `to_pandas` (see `ui.format._as_text`).
+    safe = frame.with_columns(
+        pl.Series(name, [neutralise(v) for v in frame.get_column(name).cast(pl.String)])
         for name in text
     )
+    return safe.rename({name: neutralise(name) for name in safe.columns})
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
@@ -44,13 +63,17 @@ def xlsx_bytes(frame: pl.DataFrame, *, sheet: str = "Report") -> bytes:
     neutralised as in CSV, because Excel runs formulas typed as text too.
     """
     buffer = io.BytesIO()
-    _safe_text(frame).write_excel(
+    # Excel has no time zones: a zoned timestamp (the audit log's, in UTC) is
+    # written as the wall-clock time it shows in its own zone.
+    zoned = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    naive = frame.with_columns(pl.col(c).dt.replace_time_zone(None) for c in zoned)
+    _safe_text(naive).write_excel(
         buffer,
         worksheet=sheet[:31],
         autofit=True,
         freeze_panes=(1, 0),
         header_format={"bold": True, "bottom": 1, "bg_color": "#f3f5f8"},
-        dtype_formats={pl.Date: "yyyy-mm-dd"},
+        dtype_formats={pl.Date: "yyyy-mm-dd", pl.Datetime: "yyyy-mm-dd hh:mm:ss"},
         include_header=True,
     )
     return buffer.getvalue()

@@ -122,6 +122,41 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
 
 
+class UserSession(Base):
+    """A login, recorded on the server so a replayed re-login cookie can be refused.
+
+    The cookie only names a session; logging out or changing the password sets
+    `revoked_at`, and a cookie whose session is revoked or expired logs nobody in.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class LoginFailure(Base):
+    """Failed logins per typed username (known or not), shared by every server process.
+
+    `username` holds the SHA-256 hex digest of the trimmed, lower-cased typed
+    username (`billing.login_throttle.throttle_key`), never the text itself:
+    what is typed there is often a password. Rows whose window has passed and
+    whose lock has ended are deleted by the next failure.
+    """
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
 class Setting(Base):
     """Office-wide settings (company name, aging buckets, base currency), as text."""
 

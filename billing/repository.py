@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from billing.checks import check_ledger
+from billing.clock import as_utc
 from billing.errors import NotFound
 from billing.models import (
     Adjustment,
@@ -353,13 +354,6 @@ ACTIVITY_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored timestamp as aware UTC (SQLite hands back naive UTC, PostgreSQL aware)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def load_activities(session: Session, *, customer_code: str) -> pl.DataFrame:
     """A customer's collection notes, calls, e-mails, promises and disputes, newest first.
 
@@ -387,7 +381,7 @@ def load_activities(session: Session, *, customer_code: str) -> pl.DataFrame:
         .order_by(CollectionActivity.activity_date.desc(), CollectionActivity.id.desc())
     )
     rows = [
-        (day, kind.value, body, number, promised, amount, follow, by, _utc(at))
+        (day, kind.value, body, number, promised, amount, follow, by, as_utc(at))
         for day, kind, body, number, promised, amount, follow, by, at in session.execute(statement)
     ]
     return pl.DataFrame(rows, schema=ACTIVITY_COLUMNS, orient="row")
@@ -406,7 +400,7 @@ USER_COLUMNS: dict[str, pl.DataType] = {
 def load_users(session: Session) -> pl.DataFrame:
     """Every user, active or not, by username (no password hashes)."""
     rows = [
-        (u.username, u.name, u.email, Role(u.role).value, u.active, _utc(u.created_at))
+        (u.username, u.name, u.email, Role(u.role).value, u.active, as_utc(u.created_at))
         for u in session.scalars(select(User).order_by(User.username))
     ]
     return pl.DataFrame(rows, schema=USER_COLUMNS, orient="row")
@@ -494,7 +488,7 @@ def load_audit_log(
     if limit is not None:
         statement = statement.limit(limit)
     rows = [
-        (row_id, _utc(at), who, what, kind, key, before, after)
+        (row_id, as_utc(at), who, what, kind, key, before, after)
         for row_id, at, who, what, kind, key, before, after in session.execute(statement)
     ]
     return pl.DataFrame(rows, schema=AUDIT_COLUMNS, orient="row")
@@ -643,7 +637,7 @@ def load_invoice_detail(session: Session, invoice_number: str) -> InvoiceDetail:
         )
     ]
     history = [
-        (_utc(at), who, what)
+        (as_utc(at), who, what)
         for at, who, what in session.execute(
             select(AuditEntry.occurred_at, AuditEntry.actor, AuditEntry.action)
             .where(AuditEntry.entity == "invoice", AuditEntry.entity_id == invoice_number)
@@ -662,8 +656,8 @@ def load_invoice_detail(session: Session, invoice_number: str) -> InvoiceDetail:
         settled_minor=invoice.settled_minor,
         description=invoice.description,
         void_reason=invoice.void_reason,
-        posted_at=_utc(invoice.posted_at),
-        voided_at=_utc(invoice.voided_at),
+        posted_at=as_utc(invoice.posted_at),
+        voided_at=as_utc(invoice.voided_at),
         lines=pl.DataFrame(lines, schema=INVOICE_LINE_COLUMNS, orient="row"),
         allocations=pl.DataFrame(
             [tuple(r) for r in allocations], schema=INVOICE_ALLOCATION_COLUMNS, orient="row"

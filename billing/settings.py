@@ -1,4 +1,4 @@
-"""Office-wide settings: the company name, the default aging buckets, the base currency.
+"""Office-wide settings: company name, default aging buckets, base currency, lock date.
 
 Stored as text rows in the `settings` table (key → value) and read back into
 one frozen `OfficeSettings`, with defaults for anything never set, so a new
@@ -7,12 +7,14 @@ ledger works before an admin has touched the Admin page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from queries.aging import DEFAULT_BOUNDARIES
 
 DEFAULT_COMPANY_NAME = "Billing Office"
+LOCK_DATE_KEY = "lock_date"
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,14 @@ class OfficeSettings:
 
     `base_currency` is the currency report pages show first when the ledger
     holds several; None means "the first one present, alphabetically".
+    `lock_date` closes the books: nothing dated on or before it may be entered,
+    posted or changed (`billing.services._common.ensure_books_open`); None, no lock.
     """
 
     company_name: str = DEFAULT_COMPANY_NAME
     aging_buckets: tuple[int, ...] = DEFAULT_BOUNDARIES
     base_currency: str | None = None
+    lock_date: dt.date | None = None
 
     def as_rows(self) -> dict[str, str]:
         """The settings as the table stores them."""
@@ -33,6 +38,7 @@ class OfficeSettings:
             "company_name": self.company_name,
             "aging_buckets": ",".join(str(b) for b in self.aging_buckets),
             "base_currency": self.base_currency or "",
+            LOCK_DATE_KEY: self.lock_date.isoformat() if self.lock_date else "",
         }
 
     @classmethod
@@ -49,4 +55,11 @@ class OfficeSettings:
                 tuple(int(part) for part in buckets.split(",")) if buckets else DEFAULT_BOUNDARIES
             ),
             base_currency=rows.get("base_currency", "").strip() or None,
+            lock_date=parse_lock_date(rows.get(LOCK_DATE_KEY)),
         )
+
+
+def parse_lock_date(value: str | None) -> dt.date | None:
+    """The stored lock date (ISO text); a missing or blank row means the books are open."""
+    text = (value or "").strip()
+    return dt.date.fromisoformat(text) if text else None

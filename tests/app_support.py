@@ -38,6 +38,7 @@ from billing.services import (
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TIMEOUT = 30
+TEST_COOKIE_KEY = "a-test-cookie-key-of-at-least-32-bytes"
 # The seeded ledger's dates sit in early 2026; pages are opened as of this day.
 AS_OF = dt.date(2026, 3, 31)
 ADMIN = Actor("test-admin", Role.ADMIN)
@@ -85,6 +86,17 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clear_streamlit_cach
     invoice of 99.00 (issued 01-20, due 02-19). USD posted total: 1,333.50.
     """
     url = f"sqlite:///{tmp_path}/billing.db"
+    seed_app_ledger(url)
+    point_app_at(monkeypatch, url)
+    # The users are named like the demo logins (not their passwords): demo mode skips
+    # the start-up check's four bcrypt runs (~1 s a test). Strict mode has its own
+    # tests in test_app.py, which turn this off.
+    monkeypatch.setenv("BILLING_DEMO", "1")
+    return url
+
+
+def seed_app_ledger(url: str) -> None:
+    """`app_db`'s users and ledger, written to the database at `url` (any backend)."""
     engine = make_engine(url)
     upgrade_database(engine)
     with write_session(engine) as session:
@@ -123,9 +135,12 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clear_streamlit_cach
             data=PaymentCreate("C001", "PAY-1", dt.date(2026, 2, 5), 20000),
         )
     engine.dispose()
+
+
+def point_app_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Run the app on `url` with a cookie key strong enough for the start-up check."""
     monkeypatch.setenv("BILLING_DATABASE_URL", url)
-    monkeypatch.setenv("BILLING_COOKIE_KEY", "a-test-cookie-key-of-at-least-32-bytes")
-    return url
+    monkeypatch.setenv("BILLING_COOKIE_KEY", TEST_COOKIE_KEY)
 
 
 def start(**query: str) -> AppTest:

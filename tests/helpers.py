@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from types import ModuleType
 
-from sqlalchemy import Engine, func, select
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, func, select, text
 
 from billing.db import read_session, write_session
 from billing.models import AdjustmentKind, AuditEntry, Base, Invoice, Payment
+from billing.schema import alembic_config
 from billing.services import (
     AdjustmentCreate,
     CustomerCreate,
@@ -115,3 +120,24 @@ def table_counts(engine: Engine) -> dict[str, int]:
         }
         counts["max_audit_id"] = s.scalar(select(func.max(AuditEntry.id))) or 0
         return counts
+
+
+def ledger_guards_migration() -> ModuleType:
+    """Migration 0003, which holds the immutability triggers and the functions that make them."""
+    return ScriptDirectory.from_config(alembic_config()).get_revision("0003").module
+
+
+@contextmanager
+def ledger_guards_lifted(connection: Connection) -> Iterator[None]:
+    """Drop the immutability triggers for a hand edit, and create them again, in one transaction.
+
+    Only for tests that must corrupt posted rows on purpose (to prove `billing check`
+    finds it) or wipe a ledger between examples: the triggers refuse exactly those
+    statements. DDL is transactional on both databases, so no other connection ever
+    sees the ledger unguarded, and an error rolls the drop back too.
+    """
+    guards = ledger_guards_migration()
+    dialect = connection.dialect.name
+    guards.drop_guards(lambda sql: connection.execute(text(sql)), dialect)
+    yield
+    guards.create_guards(lambda sql: connection.execute(text(sql)), dialect)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 
 from billing.checks import check_ledger
 from billing.db import read_session, write_session
-from tests.helpers import adjust, pay
+from tests.helpers import adjust, ledger_guards_lifted, pay
 
 D = dt.date
 
@@ -34,8 +34,13 @@ def paid(ledger: Engine) -> Engine:
 
 
 def corrupt(engine: Engine, *statements: str) -> None:
-    """Simulate a hand edit that bypasses the services (the schema's CHECKs stay in force)."""
-    with write_session(engine) as s:
+    """Simulate a hand edit that bypasses the services (the schema's CHECKs stay in force).
+
+    The immutability triggers (migration 0003) refuse most of these edits, as they
+    should; they are lifted inside this transaction only, because these tests
+    prove what `billing check` finds if a ledger is broken anyway.
+    """
+    with write_session(engine) as s, ledger_guards_lifted(s.connection()):
         for statement in statements:
             s.execute(text(statement))
 

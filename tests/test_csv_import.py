@@ -282,7 +282,7 @@ def test_only_managers_and_admins_may_import(engine: Engine, tmp_path: Path, act
     ("amount", "message"),
     [
         ("9.999", "has more than 2 decimal places for USD"),
-        ('"9,99"', "is not an amount: use digits and a point, like 1234.50"),
+        ('"9,99"', "use a point for decimals and no thousands separators, like 1234.50"),
         ("1e3", "is not an amount"),
         ("1,000.00", None),  # unquoted: a thousands separator splits the row
         ("-5.00", "must be positive"),
@@ -310,8 +310,8 @@ def test_bad_invoice_amount(
     problem = problems[0]
     assert problem.line == 2
     if message is None:
-        assert problem.column is None
-        assert problem.message == "has 8 fields; the header has 7"
+        assert (problem.column, problem.value) == ("#8", "desc")  # "1" and "000.00" took 6 and 7
+        assert problem.message.startswith("has 8 fields; the header has 7")
     else:
         assert problem.column == "amount"
         assert problem.value == amount.strip('"')
@@ -331,7 +331,7 @@ def test_failure_message_names_file_line_column_and_value(office: Engine, tmp_pa
         run(office, "invoices", csv_file(tmp_path, "invoices.csv", text))
     assert str(failure.value) == (
         "invoices.csv line 3, column amount, value '9,99': "
-        "is not an amount: use digits and a point, like 1234.50"
+        "is not an amount: use a point for decimals and no thousands separators, like 1234.50"
     )
 
 
@@ -396,9 +396,14 @@ def test_a_file_of_another_kind_is_named(office: Engine, tmp_path: Path) -> None
 def test_wrong_field_count(office: Engine, tmp_path: Path) -> None:
     text = INVOICE_HEADER + "E1,C1,2026-04-01,,USD,1.00\nE2,C1,2026-04-01,,USD,1.00,x,y\n"
     problems = refused(office, "invoices", csv_file(tmp_path, "i.csv", text))
-    assert [(p.line, p.column, p.message) for p in problems] == [
-        (2, None, "has 6 fields; the header has 7"),
-        (3, None, "has 8 fields; the header has 7"),
+    assert [(p.line, p.column, p.value, p.message) for p in problems] == [
+        (2, "description", None, "has 6 fields; the header has 7: description missing"),
+        (
+            3,
+            "#8",
+            "y",
+            "has 8 fields; the header has 7 (an extra comma? quote a value that contains one)",
+        ),
     ]
 
 
@@ -412,8 +417,7 @@ def test_semicolon_file(engine: Engine, tmp_path: Path) -> None:
 def test_non_utf8_file_names_the_line(engine: Engine, tmp_path: Path) -> None:
     data = "customer_code,name,currency\nC1,Acme,EUR\nC2,Müller GmbH,EUR\n".encode("latin-1")
     [problem] = refused(engine, "customers", csv_file(tmp_path, "c.csv", data))
-    assert problem.line == 3
-    assert problem.value == "C2,M\\xfcller GmbH,EUR"
+    assert (problem.line, problem.column, problem.value) == (3, "name", "M\\xfcller GmbH")
     assert "is not UTF-8 text (byte 0xfc" in problem.message
 
 

@@ -117,6 +117,44 @@ def test_parse_amount_refuses(text: str, currency: str, message: str) -> None:
         parse_amount(text, currency)
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("9,99", "use a point for decimals and no thousands separators, like 1234.50"),
+        ("1.234,56", "use a point for decimals and no thousands separators, like 1234.50"),
+        ("1,234.56", "use a point for decimals and no thousands separators, like 1234.50"),
+        ("١٢٣", "use the digits 0-9, like 1234.50"),
+        ("1e3", "write it out without an exponent, like 1000.00"),
+        ("+12", "leave out the + sign, like 1234.50"),
+        ("12.", "put digits on both sides of the point, like 0.50 or 12.00"),
+        (".5", "put digits on both sides of the point, like 0.50 or 12.00"),
+        ("1 000", "no spaces or thousands separators, like 1234.50"),
+        ("Infinity", "use digits and a point, like 1234.50"),
+        ("12\x00", "use digits and a point, like 1234.50"),
+    ],
+)
+def test_a_refused_amount_says_what_to_type(text: str, hint: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_amount(text, "USD")
+    [problem] = caught.value.problems
+    assert problem.message == f"is not an amount: {hint}"
+
+
+@pytest.mark.parametrize("text", ["9" * 31, "9" * 5000, "9223372036854775808", "10000000000000"])
+def test_huge_amounts_refused_before_any_overflow(text: str) -> None:
+    """Past 30 whole digits int() is never called: Python's own limit is 4,300 digits."""
+    with pytest.raises(ValidationError, match=r"is too large: at most 9999999999999\.99"):
+        parse_amount(text, "USD")
+
+
+def test_the_largest_amount() -> None:
+    # MAX_MINOR − 1 = 10**15 − 1 minor units = 9,999,999,999,999.99 USD or 999,999,999,999,999 JPY
+    assert parse_amount("9999999999999.99", "USD") == 10**15 - 1
+    assert parse_amount("999999999999999", "JPY") == 10**15 - 1
+    with pytest.raises(ValidationError, match=r"at most 999999999999999$"):
+        parse_amount("1000000000000000", "JPY")
+
+
 def test_zero_allowed_only_when_asked() -> None:
     assert parse_amount("0", "USD", allow_zero=True) == 0
 

@@ -8,10 +8,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from billing.db import make_engine, read_session
+from billing.db import make_engine, read_session, write_session
 from billing.repository import load_settings, load_users
+from billing.services import set_lock_date
 from billing.settings import OfficeSettings
 from tests.app_support import log_in, metric, page, page_text, password, start, submit_login
+from tests.conftest import ADMIN
 
 
 def open_admin() -> AppTest:
@@ -203,3 +205,70 @@ def test_only_admins_have_the_admin_page(app_db: str, role: str) -> None:
     at = log_in(start(), role)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(page("admin"))
+
+
+def set_lock_elsewhere(url: str, day: dt.date | None, shown: dt.date | None) -> None:
+    """Another admin, on another page, moves the lock date."""
+    engine = make_engine(url)
+    with write_session(engine) as session:
+        set_lock_date(session, actor=ADMIN, lock_date=day, expected_current=shown)
+    engine.dispose()
+
+
+def test_lock_date_set_and_cleared(app_db: str) -> None:
+    at = open_admin()
+    assert at.radio(key="lock_mode").value == "No lock"
+    assert "no lock date" in page_text(at)
+    at.radio(key="lock_mode").set_value("Closed up to")
+    at.date_input(key="lock_day").set_value(dt.date(2026, 3, 31))
+    at.button(key="lock_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert [t.value for t in at.toast] == ["Lock date saved."]
+    assert "books closed up to 2026-03-31" in page_text(at)
+    assert stored_settings(app_db).lock_date == dt.date(2026, 3, 31)
+    # A new session's form starts from the stored lock.
+    fresh = open_admin()
+    assert fresh.radio(key="lock_mode").value == "Closed up to"
+    assert fresh.date_input(key="lock_day").value == dt.date(2026, 3, 31)
+    # "No lock" opens the books again, whatever the date field still shows.
+    fresh.radio(key="lock_mode").set_value("No lock")
+    fresh.button(key="lock_submit").click().run()
+    assert not fresh.error, [e.value for e in fresh.error]
+    assert "no lock date" in page_text(fresh)
+    assert stored_settings(app_db).lock_date is None
+
+
+def test_a_stale_page_saving_settings_keeps_the_lock_date(app_db: str) -> None:
+    """Admin A's page was open before admin B closed March; A renames the company."""
+    at = open_admin()
+    assert at.radio(key="lock_mode").value == "No lock"
+    set_lock_elsewhere(app_db, dt.date(2026, 3, 31), shown=None)
+    at.text_input(key="settings_company").input("Acme Billing")
+    at.button(key="settings_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert stored_settings(app_db) == OfficeSettings(
+        "Acme Billing", (30, 60, 90), None, dt.date(2026, 3, 31)
+    )
+    assert "books closed up to 2026-03-31" in page_text(at)
+
+
+def test_a_stale_lock_form_is_refused_and_then_shows_the_new_lock(app_db: str) -> None:
+    """A's lock form showed "no lock"; B closed March meanwhile; A's close of January is refused."""
+    at = open_admin()
+    set_lock_elsewhere(app_db, dt.date(2026, 3, 31), shown=None)
+    at.radio(key="lock_mode").set_value("Closed up to")
+    at.date_input(key="lock_day").set_value(dt.date(2026, 1, 31))
+    at.button(key="lock_submit").click().run()
+    assert [e.value for e in at.error] == [
+        "The lock date was changed to 2026-03-31 by someone else since you opened this page; "
+        "nothing was saved. Reload to see it."
+    ]
+    assert stored_settings(app_db).lock_date == dt.date(2026, 3, 31)
+    # The next run shows the stored lock in the form, and saving from there works.
+    at.run()
+    assert at.radio(key="lock_mode").value == "Closed up to"
+    assert at.date_input(key="lock_day").value == dt.date(2026, 3, 31)
+    at.date_input(key="lock_day").set_value(dt.date(2026, 2, 28))
+    at.button(key="lock_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert stored_settings(app_db).lock_date == dt.date(2026, 2, 28)

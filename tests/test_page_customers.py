@@ -18,7 +18,17 @@ from billing.repository import CustomerProfile, load_audit_log, load_customer
 from billing.roles import Role
 from billing.schema import upgrade_database
 from billing.services import add_user
-from tests.app_support import ADMIN, APP, TIMEOUT, log_in, metric, page, page_text, start
+from tests.app_support import (
+    ADMIN,
+    APP,
+    TIMEOUT,
+    log_in,
+    metric,
+    page,
+    page_text,
+    point_app_at,
+    start,
+)
 from tests.conftest import sqlite_url
 
 
@@ -174,7 +184,7 @@ def test_no_customers_yet_says_how_to_add_one(
     with write_session(engine) as session:
         add_user(session, actor=ADMIN, username="boss", role=Role.ADMIN, password="boss-password")
     engine.dispose()
-    monkeypatch.setenv("BILLING_DATABASE_URL", url)
+    point_app_at(monkeypatch, url)
     at = log_in(AppTest.from_file(str(APP), default_timeout=TIMEOUT).run(), "boss", "boss-password")
     at.switch_page(page("customers")).run()
     assert not at.exception

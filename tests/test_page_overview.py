@@ -26,7 +26,7 @@ from billing.services import (
     create_customer,
     create_invoice,
 )
-from tests.app_support import ADMIN, APP, CLERK, TIMEOUT, log_in, metric, page, start
+from tests.app_support import ADMIN, APP, CLERK, TIMEOUT, log_in, metric, page, point_app_at, start
 from tests.conftest import sqlite_url
 
 
@@ -170,8 +170,7 @@ def test_an_empty_ledger_says_how_to_start(
                 ),
             )
     engine.dispose()
-    monkeypatch.setenv("BILLING_DATABASE_URL", url)
-    monkeypatch.setenv("BILLING_COOKIE_KEY", "a-test-cookie-key-of-at-least-32-bytes")
+    point_app_at(monkeypatch, url)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     at = log_in(at, "clerk", "clerk-pw-123")
     assert not at.exception

@@ -157,7 +157,8 @@ def test_an_amount_is_parsed_exactly(app_db: str) -> None:
     at = open_payments_page("clerk")
     fill(at, "C001", "PAY-2", dt.date(2026, 3, 1), "1,000")
     expected = (
-        "Please fix:\n- Amount '1,000' is not an amount: use digits and a point, like 1234.50"
+        "Please fix:\n- Amount '1,000' is not an amount: use a point for decimals "
+        "and no thousands separators, like 1234.50"
     )
     assert [w.value for w in at.warning] == [expected]
     before = ledger_state(app_db)

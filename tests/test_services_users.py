@@ -19,6 +19,7 @@ from billing.services import (
     set_user_role,
     verify_password,
 )
+from billing.validation import normalise_username
 from tests.conftest import ADMIN, CLERK, FINANCE, MANAGER
 
 
@@ -124,6 +125,21 @@ def test_an_admin_cannot_demote_or_deactivate_themself(staff: Engine) -> None:
         set_user_active(s, actor=BOSS, username="boss", active=False)
     assert stored(staff, "boss").role is Role.ADMIN
     assert stored(staff, "boss").active
+
+
+def test_one_rule_normalises_a_login_wherever_it_is_compared(staff: Engine) -> None:
+    assert normalise_username("  Boss ") == "boss"  # trimmed, then lower-cased
+    assert normalise_username(None) == ""
+    # The acting admin's name goes through the same rule as the username it acts on, so
+    # " Boss " is recognised as boss acting on themself (deputy, a second admin, would
+    # otherwise have let the deactivation through).
+    typed_boss = Actor(" Boss ", Role.ADMIN)
+    with pytest.raises(Conflict, match="deactivate yourself"), write_session(staff) as s:
+        set_user_active(s, actor=typed_boss, username=" BOSS", active=False)
+    with pytest.raises(Conflict, match="from yourself"), write_session(staff) as s:
+        set_user_role(s, actor=typed_boss, username="boss ", role=Role.CLERK)
+    assert stored(staff, "boss").active
+    assert stored(staff, "boss").role is Role.ADMIN
 
 
 def test_the_last_active_admin_stays(staff: Engine) -> None:

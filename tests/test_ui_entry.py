@@ -72,7 +72,8 @@ def test_every_problem_names_its_line() -> None:
         "Line 2: description is required",
         "Line 2: quantity 'abc' is not a number: use digits and a point, like 1.5",
         "Line 2: tax rate % '101' is more than 100",
-        "Line 2: unit price '1,000.00' is not an amount: use digits and a point, like 1234.50",
+        "Line 2: unit price '1,000.00' is not an amount: use a point for decimals "
+        "and no thousands separators, like 1234.50",
         "Line 3: quantity '0' must be greater than zero",
         "Line 4: quantity '0.00001' has more than 4 decimal places",
         "Line 4: unit price '-5' must be positive",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from billing.db import write_session
 from billing.errors import BillingError, ValidationError
+from ui import data
 from ui.db import get_engine
 
 T = TypeVar("T")
@@ -43,10 +44,12 @@ def run_write(action: Callable[[Session], T]) -> T | None:
     """Run one service call in its own transaction; on refusal show why and return None."""
     try:
         with write_session(get_engine()) as session:
-            return action(session)
+            result = action(session)
     except BillingError as error:
         refuse(error)
         return None
+    data.forget_version()  # what this run shows from here on includes the write
+    return result
 
 
 def refuse(error: BillingError) -> None:

@@ -38,19 +38,47 @@ from billing.repository import (
     load_users,
 )
 from billing.settings import OfficeSettings
+from queries.aging import aging_totals
 from queries.balances import daily_positions
+from queries.calendar import periods
 from queries.cashflow import billings_vs_collections
+from queries.expressions import rounded_ratio
 from queries.forecast import forecast_summary, receipts_forecast
+from queries.kpis import period_kpis
 from queries.ledger import SCHEMAS, LedgerFrames
 from ui.db import database_url, engine_for
 
 CACHE_ENTRIES = 32
 
 
+# The version this run read, so a page's several loaders ask the database once a run.
+_RUN_VERSION = "_billing_ledger_version_this_run"
+
+
+def begin_run() -> None:
+    """Forget the version the previous run read; `app.py` calls this first on every run."""
+    st.session_state.pop(_RUN_VERSION, None)
+
+
+def forget_version() -> None:
+    """After a write in this run (`ui.actions.run_write`): the next loader reads afresh."""
+    st.session_state.pop(_RUN_VERSION, None)
+
+
 def current_version(url: str) -> tuple[int, int]:
-    """The ledger version now: the cache key that expires every loader after a write."""
+    """The ledger version now: the cache key that expires every loader after a write.
+
+    Read once per run (then remembered until `begin_run` or a write), not once
+    per loader call: on PostgreSQL each read is a connection check-out, a
+    ping, the query and a rollback, and the Overview calls five loaders.
+    """
+    remembered = st.session_state.get(_RUN_VERSION)
+    if remembered is not None and remembered[0] == url:
+        return remembered[1]
     with read_session(engine_for(url)) as session:
-        return ledger_version(session)
+        version = ledger_version(session)
+    st.session_state[_RUN_VERSION] = (url, version)
+    return version
 
 
 @st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
@@ -118,6 +146,55 @@ def positions() -> pl.DataFrame:
     """
     url = database_url()
     return _positions(url, current_version(url))
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _overview(
+    url: str,
+    version: tuple[int, int],
+    *,
+    start: dt.date,
+    as_of: dt.date,
+    currency: str,
+    boundaries: tuple[int, ...],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ledger = _ledger(url, version)
+    in_currency = pl.col("currency") == currency
+    months, aging = pl.collect_all(
+        [
+            period_kpis(
+                ledger,
+                periods(start=start, end=as_of, every="1mo"),
+                positions=_positions(url, version),
+            )
+            .filter(in_currency)
+            .with_columns(
+                overdue_pct=rounded_ratio(pl.col("overdue_ar_minor"), pl.col("ar_minor"), scale=100)
+            ),
+            aging_totals(ledger, as_of=as_of, boundaries=boundaries).filter(in_currency),
+        ]
+    )
+    return months, aging
+
+
+def overview(
+    *, start: dt.date, as_of: dt.date, currency: str, boundaries: tuple[int, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The Overview's monthly KPIs from `start` to `as_of` and its aging totals, in `currency`.
+
+    Computed once per ledger version and filter, then shared by every session:
+    the Overview is the page everyone lands on, and these figures were half of
+    its run time (the load test in `tests/load/`).
+    """
+    url = database_url()
+    return _overview(
+        url,
+        current_version(url),
+        start=start,
+        as_of=as_of,
+        currency=currency,
+        boundaries=boundaries,
+    )
 
 
 def settings() -> OfficeSettings:

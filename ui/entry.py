@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import polars as pl
 import streamlit as st
@@ -29,6 +29,7 @@ from billing.errors import ValidationError
 from billing.invoice_math import line_amounts
 from billing.money import parse_amount
 from billing.services import LineCreate
+from billing.validation import decimal_text
 from ui.format import amount_text
 
 LINE_COLUMNS = ("description", "quantity", "unit_price", "tax_rate")
@@ -75,12 +76,9 @@ def _cell(value: object) -> str:
 
 def _decimal(text: str, *, label: str, maximum: Decimal, positive: bool) -> tuple[Decimal, str]:
     """Parse a quantity or rate; returns (value, problem or "")."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
+    value = decimal_text(text)
+    if value is None:  # "1e3", "1,5", "NaN", "١٢" all refused: Decimal() would read three
         return Decimal(0), f"{label} {text!r} is not a number: use digits and a point, like 1.5"
-    if not value.is_finite():
-        return Decimal(0), f"{label} {text!r} is not a number"
     if positive and value <= 0:
         return value, f"{label} {text!r} must be greater than zero"
     if value < 0:

@@ -59,18 +59,24 @@ def money_table(
                 f"{label} ({currency})" if currencies else label, format=f"%.{digits}f"
             )
     else:
-        exprs = [_as_text(column, currency_column) for column in money_columns]
+        exprs = [_as_text(frame, column, currency_column) for column in money_columns]
         for column, label in money_columns.items():
             config[column] = st.column_config.TextColumn(label)
     return frame.with_columns(exprs), config
 
 
-def _as_text(column: str, currency_column: str) -> pl.Expr:
-    def show(row: dict[str, Any]) -> str:
-        return display_amount(row[column], row[currency_column])
+def _as_text(frame: pl.DataFrame, column: str, currency_column: str) -> pl.Series:
+    """Each amount as text in its row's currency, formatted here in the calling thread.
 
-    shown = pl.struct(column, currency_column).map_elements(show, return_dtype=pl.String)
-    return shown.alias(column)
+    Not `map_elements`: Polars would run the Python function on its own worker
+    threads, which then wait for the GIL; under concurrent sessions one held by
+    `st.dataframe`'s `to_pandas` (which waits for those workers) deadlocks the
+    whole server (seen in the load test, `tests/load/`).
+    """
+    amounts = frame.get_column(column).to_list()
+    currencies = frame.get_column(currency_column).to_list()
+    shown = [display_amount(a, c) for a, c in zip(amounts, currencies, strict=True)]
+    return pl.Series(column, shown, dtype=pl.String)
 
 
 def invoice_table(invoices: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:

@@ -27,7 +27,7 @@ from billing.services.payments import (
     allocate_payment,
     post_payment,
 )
-from billing.services.settings import SettingsUpdate, update_settings
+from billing.services.settings import SettingsUpdate, set_lock_date, update_settings
 from billing.services.users import (
     add_user,
     hash_password,
@@ -58,6 +58,7 @@ __all__ = [
     "post_invoice",
     "post_payment",
     "reset_password",
+    "set_lock_date",
     "set_user_active",
     "set_user_role",
     "update_customer",

@@ -1,17 +1,19 @@
-"""Helpers shared by the services: lookups that raise `NotFound`, and row locking."""
+"""Helpers shared by the services: lookups that raise `NotFound`, row locking, the lock date."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.errors import Conflict, NotFound
-from billing.models import Customer, Invoice, Payment
+from billing.errors import BooksClosed, Conflict, NotFound
+from billing.models import Customer, Invoice, Payment, Setting
+from billing.settings import LOCK_DATE_KEY, parse_lock_date
 
 T = TypeVar("T")
 
@@ -25,6 +27,64 @@ def locked(statement: Select[Any]) -> Select[Any]:
     """
     entity = statement.column_descriptions[0]["entity"]
     return statement.with_for_update(of=entity).execution_options(populate_existing=True)
+
+
+# `session.info` key of the lock date read in the current transaction.
+_LOCK_MEMO = "billing_lock_date"
+
+
+def ensure_books_open(
+    session: Session, day: dt.date, *, what: str, field: str, verb: str = "entered"
+) -> None:
+    """Refuse a write dated on or before the lock date: that period's books are closed.
+
+    Every service that enters, posts or changes something dated calls this, in
+    its own transaction, so the lock date it obeys is the one committed now.
+    On PostgreSQL the settings row is read `FOR SHARE`: an admin moving the
+    lock date waits for postings in flight, and postings wait for the admin.
+    `what` names the thing as a clerk would ("an invoice"), `verb` the act.
+    """
+    lock = lock_date_for_transaction(session)
+    if lock is not None and day <= lock:
+        raise BooksClosed(
+            field=field,
+            day=day.isoformat(),
+            message=(
+                f"The books are closed up to {lock.isoformat()}: {what} dated "
+                f"{day.isoformat()} cannot be {verb}. Ask an admin to move the lock date."
+            ),
+        )
+
+
+def lock_date_for_transaction(session: Session) -> dt.date | None:
+    """The lock date, read (and on PostgreSQL share-locked) once per transaction.
+
+    A 100,000-row import calls `ensure_books_open` per row; one query each
+    would double its statements. Within one transaction the answer cannot
+    change: the `FOR SHARE` lock taken by the first read holds until commit,
+    so no other admin can move it, and `set_lock_date` in this same
+    transaction drops the memo (`forget_lock_date`). The memo is tied to the
+    transaction object, so the session's next transaction reads afresh. Any
+    rollback, a savepoint's included, drops it too: PostgreSQL releases a row
+    lock taken inside a savepoint that is rolled back (a refused import row),
+    so the next call must take it again.
+    """
+    transaction = session.get_transaction()
+    memo = session.info.get(_LOCK_MEMO)
+    if transaction is not None and memo is not None and memo[0] is transaction:
+        return memo[1]
+    statement = select(Setting.value).where(Setting.key == LOCK_DATE_KEY)
+    lock = parse_lock_date(session.scalar(statement.with_for_update(read=True)))
+    session.info[_LOCK_MEMO] = (session.get_transaction(), lock)
+    return lock
+
+
+def forget_lock_date(session: Session, *_: object) -> None:
+    """Drop the memoised lock date: this transaction changed it, or rolled back past its read."""
+    session.info.pop(_LOCK_MEMO, None)
+
+
+event.listen(Session, "after_soft_rollback", forget_lock_date)
 
 
 @contextmanager

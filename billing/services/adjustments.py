@@ -12,7 +12,7 @@ from billing.errors import Conflict, Problem, ValidationError
 from billing.models import Adjustment, AdjustmentKind, Invoice, InvoiceStatus
 from billing.money import format_amount
 from billing.roles import Action, Actor, require
-from billing.services._common import invoice_by_number
+from billing.services._common import ensure_books_open, invoice_by_number
 from billing.validation import Checker
 
 _ACTION = {
@@ -42,6 +42,8 @@ def adjust_invoice(session: Session, *, actor: Actor, data: AdjustmentCreate) ->
     check.positive_minor("amount", data.amount_minor)
     reason = check.text("reason", data.reason, max_len=1000)
     check.done()
+    what = "a credit note" if kind is AdjustmentKind.CREDIT_NOTE else "a write-off"
+    ensure_books_open(session, data.date, what=what, field="date")
     invoice = invoice_by_number(session, number, lock=True)
     if invoice.status is not InvoiceStatus.POSTED:
         raise Conflict(

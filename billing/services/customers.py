@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from billing import audit
 from billing.errors import Conflict, ValidationError
 from billing.models import Customer
-from billing.money import check_currency
+from billing.money import MAX_MINOR, check_currency
 from billing.roles import Action, Actor, require
 from billing.services._common import customer_by_code, unique_or_conflict
 from billing.validation import Checker
@@ -49,11 +49,14 @@ def _check_terms(check: Checker, terms: int) -> None:
 def _check_limit(check: Checker, limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         check.add("credit_limit", limit, "must be zero or more")
+    elif limit >= MAX_MINOR:
+        check.add("credit_limit", limit, "is too large")
 
 
 def _check_email(check: Checker, email: str | None) -> str | None:
-    cleaned = check.text("email", email, max_len=320, required=False)
-    if cleaned and ("@" not in cleaned or " " in cleaned):
+    before = len(check.problems)
+    cleaned = check.text("email", email, max_len=320, required=False, multiline=False)
+    if cleaned and len(check.problems) == before and ("@" not in cleaned or " " in cleaned):
         check.add("email", email, "is not an e-mail address")
     return cleaned
 
@@ -63,7 +66,7 @@ def create_customer(session: Session, *, actor: Actor, data: CustomerCreate) -> 
     require(actor, Action.CREATE_CUSTOMER)
     check = Checker()
     code = check.code("customer_code", data.customer_code)
-    name = check.text("name", data.name, max_len=200)
+    name = check.text("name", data.name, max_len=200, multiline=False)
     email = _check_email(check, data.email)
     _check_terms(check, data.payment_terms_days)
     _check_limit(check, data.credit_limit_minor)
@@ -107,7 +110,11 @@ def update_customer(
     customer = customer_by_code(session, customer_code, lock=True)
     before = audit.snapshot(customer)
     check = Checker()
-    name = check.text("name", changes.name, max_len=200) if changes.name is not None else None
+    name = (
+        check.text("name", changes.name, max_len=200, multiline=False)
+        if changes.name is not None
+        else None
+    )
     email = _check_email(check, changes.email) if changes.email is not None else None
     if changes.payment_terms_days is not None:
         _check_terms(check, changes.payment_terms_days)

@@ -20,7 +20,12 @@ from billing.invoice_math import line_amounts
 from billing.models import Adjustment, Allocation, Invoice, InvoiceLine, InvoiceStatus
 from billing.money import MAX_MINOR
 from billing.roles import Action, Actor, require
-from billing.services._common import customer_by_code, invoice_by_number, unique_or_conflict
+from billing.services._common import (
+    customer_by_code,
+    ensure_books_open,
+    invoice_by_number,
+    unique_or_conflict,
+)
 from billing.validation import Checker
 
 MAX_LINES = 500
@@ -100,6 +105,7 @@ def create_invoice(
             )
         )
     check.done()
+    ensure_books_open(session, data.issue_date, what="an invoice", field="issue_date")
 
     customer = customer_by_code(session, customer_code)
     currency = (data.currency or customer.currency).strip().upper()
@@ -154,6 +160,9 @@ def post_invoice(session: Session, *, actor: Actor, invoice_number: str) -> Invo
         raise Conflict(f"invoice {invoice_number} is {invoice.status.value}, not a draft")
     if invoice.total_minor <= 0:
         raise Conflict(f"invoice {invoice_number} totals zero; a posted invoice must total more")
+    ensure_books_open(
+        session, invoice.issue_date, what="an invoice", field="issue_date", verb="posted"
+    )
     before = audit.snapshot(invoice)
     invoice.status = InvoiceStatus.POSTED
     invoice.posted_at = dt.datetime.now(dt.UTC)
@@ -196,6 +205,12 @@ def void_invoice(session: Session, *, actor: Actor, invoice_number: str, reason:
         raise Conflict(
             f"invoice {invoice_number} has payments or credits applied; it cannot be voided"
         )
+    # Voiding takes the invoice out of every report at every date, its issue
+    # date's period included; and the void itself is dated today.
+    ensure_books_open(
+        session, invoice.issue_date, what="an invoice", field="issue_date", verb="voided"
+    )
+    ensure_books_open(session, dt.date.today(), what="a void", field="voided_at")
     before = audit.snapshot(invoice)
     invoice.status = InvoiceStatus.VOID
     invoice.void_reason = why

@@ -23,9 +23,15 @@ from billing import audit
 from billing.allocation import OpenItem, plan_auto_allocation, plan_targeted_allocation
 from billing.errors import Conflict, Problem, ValidationError
 from billing.models import Allocation, Customer, Invoice, InvoiceStatus, Payment
-from billing.money import MAX_MINOR, format_amount
+from billing.money import format_amount
 from billing.roles import Action, Actor, require
-from billing.services._common import customer_by_code, invoice_by_number, locked, payment_by_id
+from billing.services._common import (
+    customer_by_code,
+    ensure_books_open,
+    invoice_by_number,
+    locked,
+    payment_by_id,
+)
 from billing.validation import Checker
 
 
@@ -87,9 +93,7 @@ def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> Paym
     customer_code = check.code("customer_code", data.customer_code)
     reference = check.code("payment_reference", data.payment_reference, max_len=80)
     check.date("received_date", data.received_date)
-    check.positive_minor("amount", data.amount_minor)
-    if isinstance(data.amount_minor, int) and data.amount_minor >= MAX_MINOR:
-        check.add("amount", data.amount_minor, "is too large")
+    check.positive_minor("amount", data.amount_minor)  # also refuses MAX_MINOR and above
     method = check.text("method", data.method, max_len=40, required=False) or "transfer"
     key = check.text("idempotency_key", data.idempotency_key, max_len=80, required=False)
     if data.invoice_number is not None:
@@ -101,6 +105,7 @@ def post_payment(session: Session, *, actor: Actor, data: PaymentCreate) -> Paym
         earlier = session.scalars(select(Payment).where(Payment.idempotency_key == key)).first()
         if earlier is not None:
             return _replay(session, earlier, data)
+    ensure_books_open(session, data.received_date, what="a payment", field="received_date")
 
     customer = customer_by_code(session, customer_code)
     currency = (data.currency or customer.currency).strip().upper()
@@ -393,6 +398,13 @@ def _apply(
     plan: list[tuple[OpenItem, int]],
     applied_date: dt.date | None,
 ) -> list[Applied]:
+    dates = [
+        applied_date or max(payment.received_date, item.issue_date)
+        for item, amount in plan
+        if amount > 0
+    ]
+    if dates:
+        ensure_books_open(session, min(dates), what="an allocation", field="applied_date")
     applied: list[Applied] = []
     for item, amount in plan:
         if amount <= 0:

@@ -6,12 +6,12 @@ import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import audit
+from billing import audit, sessions
 from billing.errors import Conflict, NotFound, Problem, ValidationError
 from billing.models import User
 from billing.roles import Action, Actor, Role, require
-from billing.services._common import unique_or_conflict
-from billing.validation import Checker
+from billing.services._common import locked, unique_or_conflict
+from billing.validation import Checker, normalise_username
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -54,7 +54,7 @@ def add_user(
     check = Checker()
     # streamlit-authenticator lower-cases the typed username and strips the typed
     # password, so store logins lower-case and refuse passwords it could never match.
-    login = check.code("username", username, max_len=64).lower()
+    login = normalise_username(check.code("username", username, max_len=64))
     display = check.text("name", name or username, max_len=200)
     mail = check.text("email", email, max_len=320, required=False)
     _check_password(check, password)
@@ -88,13 +88,8 @@ def add_user(
 
 def _user_by_username(session: Session, username: str) -> User:
     """The user with this login (locked until commit), or `NotFound` naming it."""
-    login = (username or "").strip().lower()
-    user = session.scalars(
-        select(User)
-        .where(User.username == login)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    login = normalise_username(username)
+    user = session.scalars(locked(select(User).where(User.username == login))).first()
     if user is None:
         raise NotFound(f"no user {login!r}")
     return user
@@ -128,7 +123,7 @@ def set_user_role(session: Session, *, actor: Actor, username: str, role: Role |
     if user.role is new_role:
         return user
     if user.role is Role.ADMIN:
-        if user.username == actor.name.lower():
+        if user.username == normalise_username(actor.name):
             raise Conflict("you cannot take the admin role from yourself; ask another admin")
         _refuse_losing_last_admin(session, user, "demote")
     before = audit.snapshot(user)
@@ -147,7 +142,13 @@ def set_user_role(session: Session, *, actor: Actor, username: str, role: Role |
 
 
 def set_user_active(session: Session, *, actor: Actor, username: str, active: bool) -> User:
-    """Stop (or allow again) a user logging in; admin only, never oneself or the last admin."""
+    """Stop (or allow again) a user logging in; admin only, never oneself or the last admin.
+
+    Deactivating also revokes the user's login sessions in the same
+    transaction, so a live browser or a copied cookie is logged out on its
+    next click (the session check reads `active` too; the revocation makes it
+    stay out if the user is activated again).
+    """
     require(actor, Action.MANAGE_USERS)
     if not isinstance(active, bool):
         raise ValidationError(Problem("active", active, "must be true or false"))
@@ -155,12 +156,14 @@ def set_user_active(session: Session, *, actor: Actor, username: str, active: bo
     if user.active is active:
         return user
     if not active:
-        if user.username == actor.name.lower():
+        if user.username == normalise_username(actor.name):
             raise Conflict("you cannot deactivate yourself; ask another admin")
         _refuse_losing_last_admin(session, user, "deactivate")
     before = audit.snapshot(user)
     user.active = active
     session.flush()
+    if not active:
+        sessions.revoke_user_sessions(session, username=user.username, reason=sessions.DEACTIVATED)
     audit.record(
         session,
         actor=actor,
@@ -174,7 +177,13 @@ def set_user_active(session: Session, *, actor: Actor, username: str, active: bo
 
 
 def reset_password(session: Session, *, actor: Actor, username: str, password: str) -> User:
-    """Give a user a new password (admin only); the audit row says it changed, never to what."""
+    """Give a user a new password (admin only); the audit row says it changed, never to what.
+
+    Every login session of that user is revoked in the same transaction: a
+    cookie copied before the reset logs nobody in, and a browser already
+    logged in is sent to the login form on its next click (an admin resetting
+    their own password included).
+    """
     require(actor, Action.MANAGE_USERS)
     check = Checker()
     _check_password(check, password)
@@ -182,6 +191,7 @@ def reset_password(session: Session, *, actor: Actor, username: str, password: s
     user = _user_by_username(session, username)
     user.password_hash = hash_password(password)
     session.flush()
+    sessions.revoke_user_sessions(session, username=user.username, reason=sessions.PASSWORD_RESET)
     audit.record(
         session,
         actor=actor,

@@ -15,16 +15,10 @@ then the end of the script run (`data-test-script-state=notRunning`).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,17 +36,13 @@ from playwright.sync_api import (
     Error as PlaywrightError,
 )
 
-from billing.db import make_engine
-from billing.schema import upgrade_database
-from sample_data.generator import seed_demo
+# The server, its seeded ledger and the demo passwords are shared with the load tests.
+# docs/screenshots.py and the tests import them from here.
+from tests.app_server import demo_password, seed_database, start_server, stop_server
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["demo_password", "seed_database", "start_server", "stop_server"]
+
 CHROMIUM = Path(os.environ.get("BILLING_TEST_CHROMIUM", "/usr/bin/chromium"))
-STREAMLIT = Path(sys.executable).parent / "streamlit"
-# The demo ledger: small, and dated up to a fixed day so runs are identical.
-SEED_INVOICES = 300
-SEED_TODAY = dt.date(2026, 6, 30)
-SERVER_START_SECONDS = 60
 # Milliseconds: a page's first run imports Polars and Plotly, so allow for a slow machine.
 RUN_TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 900}
@@ -60,97 +50,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 FIRST_RUN_QUIET_MS = 800
 # Row height in st.dataframe / st.data_editor grids, header included (Streamlit's default).
 GRID_ROW_PX = 35
-
-
-def demo_password(username: str) -> str:
-    """Demo logins' passwords are `<username>-demo` (README, "Demo logins")."""
-    return f"{username}-demo"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def seed_database(
-    directory: Path, *, invoices: int = SEED_INVOICES, today: dt.date = SEED_TODAY
-) -> str:
-    """A migrated SQLite file holding the demo ledger and the four demo logins.
-
-    The same call as `billing init-db` then `billing seed-demo` (with a fixed seed).
-    """
-    url = f"sqlite:///{directory}/billing.db"
-    engine = make_engine(url)
-    try:
-        upgrade_database(engine)
-        seed_demo(engine, invoices=invoices, seed=42, today=today)
-    finally:
-        engine.dispose()
-    return url
-
-
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`streamlit run app.py` on a free port; returns the process and its base URL once healthy."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "BILLING_DATABASE_URL": database_url,
-        "BILLING_COOKIE_KEY": secrets.token_urlsafe(32),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    command = [
-        str(STREAMLIT),
-        "run",
-        "app.py",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, ended as one
-        )
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while not _healthy(base_url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(process)
-            pytest.fail(
-                f"streamlit did not become healthy on {base_url} within "
-                f"{SERVER_START_SECONDS} s (exit {process.returncode}); its output:\n"
-                + log.read_text(errors="replace")
-            )
-        time.sleep(0.25)
-    return process, base_url
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def require_chromium() -> None:
