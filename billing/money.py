@@ -29,11 +29,15 @@ _NOT_NUMBERS = frozenset({"nan", "inf", "infinity"})
 
 # Babel's `get_currency_precision` gives CLDR's *display* digits, which drop the
 # minor unit where it is no longer used in practice; SPEC §2 wants ISO 4217's
-# minor units. These are exactly the codes (checked against Babel 2.18 / CLDR
-# and the ISO 4217 list) where the two disagree; CLDR says 0 for every one.
+# minor units. These are the codes (checked against Babel 2.18 and 2.19 / CLDR
+# and the ISO 4217 list) where the two disagree in either release; CLDR says 0
+# for every one. Babel 2.19 moved COP, HUF and IDR to 0 (and RSD to 2).
 _ISO_MINOR_UNITS_DIFFERING_FROM_CLDR: dict[str, int] = {
     "AFN": 2,  # Afghani
     "ALL": 2,  # Lek
+    "COP": 2,  # Colombian Peso (Babel 2.19)
+    "HUF": 2,  # Forint (Babel 2.19)
+    "IDR": 2,  # Rupiah (Babel 2.19)
     "IQD": 3,  # Iraqi Dinar
     "IRR": 2,  # Iranian Rial
     "KPW": 2,  # North Korean Won

@@ -327,7 +327,12 @@ def test_restore_with_a_writer_loses_no_committed_payment(
     restorer = make_engine(url)  # the CLI's own engine, as in `billing restore`
     done = restore_database(restorer, backup, actor=ADMIN)
     restorer.dispose()
-    time.sleep(0.2)  # a few payments after the restore
+    # A few payments after the restore: waited for, not slept for (a busy machine
+    # once left the writer still waiting on the lock after a fixed 0.2 s).
+    restored_at = len(committed)
+    deadline = time.monotonic() + 30
+    while len(committed) < restored_at + 3 and writer.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop.set()
     writer.join()
     with read_session(books) as s:

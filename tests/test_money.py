@@ -57,6 +57,8 @@ def test_currency_digits_follow_iso_not_cldr(currency: str, digits: int) -> None
         ("HUF", 2),
         ("TWD", 2),
         ("COP", 2),
+        ("IDR", 2),
+        ("RSD", 2),
         ("BHD", 3),
         ("JOD", 3),
         ("LYD", 3),
