@@ -9,7 +9,7 @@ DB := data/billing.db
 RUN_DB := $(if $(BILLING_DATABASE_URL),,$(DB))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint clean screenshots loadtest
+.PHONY: help run test lint clean screenshots loadtest bench
 
 help:
 	@echo "make run    start the app on http://127.0.0.1:8501 (demo data on first run)"
@@ -18,6 +18,7 @@ help:
 	@echo "make clean  remove the virtualenv and caches (keeps data/)"
 	@echo "make screenshots  redraw docs/screenshots/*.png (needs Debian's chromium)"
 	@echo "make loadtest  25 and 50 simulated clerks for 60 s on SQLite and PostgreSQL"
+	@echo "make bench  time the heavy paths at 10k-1M invoices, write BENCHMARKS.md (~25 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,17 @@ loadtest: $(VENV)/.installed-dev
 	$(if $(BILLING_TEST_POSTGRES_URL),,@echo "BILLING_TEST_POSTGRES_URL is not set: SQLite only")
 	$(BIN)/python -m tests.load.load_test --clerks 25 --clerks 50 --interval 5 --duration 60 \
 		--backend sqlite $(if $(BILLING_TEST_POSTGRES_URL),--backend postgres)
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
+# Not part of `make test`: seeds 10k, 100k and 1M invoices (BENCH_SIZES=10000,100000 for a
+# quick run), on PostgreSQL too when BENCH_POSTGRES_URL or BILLING_TEST_POSTGRES_URL answers
+# (database billing_bench is dropped and created there), and rewrites BENCHMARKS.md.
+BENCH_SIZES ?= 10000,100000,1000000
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --sizes $(BENCH_SIZES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -14,6 +14,7 @@ from dataclasses import replace
 import polars as pl
 import streamlit as st
 
+from billing.dunning import format_dunning_levels
 from billing.errors import BillingError
 from billing.roles import Action, Role, may
 from billing.services import (
@@ -143,6 +144,8 @@ with settings_tab:
         st.session_state["settings_company"] = current.company_name
         st.session_state["settings_buckets"] = ",".join(str(b) for b in current.aging_buckets)
         st.session_state["settings_currency"] = current.base_currency or ""
+    if "settings_dunning" not in st.session_state:
+        st.session_state["settings_dunning"] = format_dunning_levels(current.dunning_levels)
     with st.form("settings_form"):
         company = st.text_input("Company name", key="settings_company")
         buckets = st.text_input(
@@ -157,13 +160,22 @@ with settings_tab:
             max_chars=3,
             help="The currency report pages show first; blank: the first present.",
         )
+        dunning = st.text_input(
+            "Dunning levels (days past due:letter)",
+            key="settings_dunning",
+            help="Reminder letters and when each falls due, separated by ';', e.g. "
+            "7:Reminder; 30:Second notice; 60:Final notice. The last is the final notice.",
+        )
         if st.form_submit_button("Save settings", type="primary", key="settings_submit"):
             saved = run_write(
                 lambda s: update_settings(
                     s,
                     actor=actor,
                     data=SettingsUpdate(
-                        company_name=company, aging_buckets=buckets, base_currency=base
+                        company_name=company,
+                        aging_buckets=buckets,
+                        base_currency=base,
+                        dunning_levels=dunning,
                     ),
                 )
             )

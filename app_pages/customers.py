@@ -21,8 +21,11 @@ from billing.services import (
     ActivityCreate,
     CustomerCreate,
     CustomerUpdate,
+    DisputeOpen,
     add_activity,
+    assign_owner,
     create_customer,
+    open_dispute,
     update_customer,
 )
 from billing.services.customers import DEFAULT_TERMS_DAYS, MAX_TERMS_DAYS
@@ -31,10 +34,18 @@ from queries.behaviour import payment_behaviour
 from ui import data
 from ui.actions import SubmitGuard, run_write
 from ui.auth import current_actor, current_user
+from ui.collections import letter_panel, statement_downloads
+from ui.downloads import table
 from ui.filters import as_of_filter, keep_in_url, url_state
 from ui.format import credit_used, days, money, money_table, percent
 
-NOTE_KINDS = [ActivityKind.NOTE.value, ActivityKind.CALL.value, ActivityKind.EMAIL.value]
+LOGGED_KINDS = [
+    ActivityKind.CALL.value,
+    ActivityKind.EMAIL.value,
+    ActivityKind.NOTE.value,
+    ActivityKind.PROMISE.value,
+]
+KIND_LABELS = {"call": "Call", "email": "E-mail", "note": "Note", "promise": "Promise to pay"}
 EDIT_FIELDS = ("edit_name", "edit_email", "edit_terms", "edit_credit_limit")
 
 st.title("Customers")
@@ -173,6 +184,28 @@ if may_edit:
             elif saved is not None:
                 st.toast(f"Customer {saved} updated.", icon=":material/check:")
 
+if may(user.role, Action.ASSIGN_OWNER):
+    chasers = list(data.owner_choices())
+    current = profile.owner if profile.owner in chasers else None
+    with st.expander("Owner", icon=":material/assignment_ind:"), st.form("owner_form"):
+        picked_owner = st.selectbox(
+            "Chased by",
+            chasers,
+            index=None if current is None else chasers.index(current),
+            placeholder="Nobody",
+            key=f"owner_pick_{code}",
+            help="The worklist can be filtered to one owner's customers.",
+        )
+        if st.form_submit_button("Assign", key="owner_submit"):
+            assigned = run_write(
+                lambda s: (
+                    assign_owner(s, actor=actor, customer_code=code, owner=picked_owner).owner
+                    or "nobody"
+                )
+            )
+            if assigned is not None:
+                st.toast(f"{code} is now chased by {assigned}.", icon=":material/check:")
+
 try:
     profile = data.customer(code)  # again: the form above may just have changed it
     ledger = data.ledger()
@@ -196,7 +229,8 @@ st.subheader(f"{profile.customer_code} · {profile.name}")
 st.caption(
     f"E-mail: {profile.email or '—'} · Currency: {currency} · "
     f"Terms: {profile.payment_terms_days} days · "
-    f"Credit limit: {money(profile.credit_limit_minor, currency)} · as of {as_of.isoformat()}"
+    f"Credit limit: {money(profile.credit_limit_minor, currency)} · "
+    f"Owner: {profile.owner or 'nobody yet'} · as of {as_of.isoformat()}"
 )
 cols = st.columns(4)
 cols[0].metric("Open AR", money(open_minor, currency))
@@ -233,7 +267,7 @@ else:
         pl.col("days").alias("days_past_due"),
         pl.col("bucket").cast(pl.String),
     )
-    table, config = money_table(shown, {"total_minor": "Total", "open_minor": "Open"})
+    frame, config = money_table(shown, {"total_minor": "Total", "open_minor": "Open"})
     config |= {
         "invoice_number": st.column_config.TextColumn("Invoice"),
         "issue_date": st.column_config.DateColumn("Issued"),
@@ -241,51 +275,219 @@ else:
         "days_past_due": st.column_config.NumberColumn("Days past due"),
         "bucket": st.column_config.TextColumn("Bucket"),
     }
-    st.dataframe(table, hide_index=True, column_config=config, key="customer_items")
+    table(frame, config, name=f"open_items_{code}_{as_of}", key="customer_items")
 
-# --- Notes -----------------------------------------------------------------------------
-st.subheader("Notes")
+# --- Collections: statement, letters due, activities, disputes ---------------------------
+st.subheader("Collections")
+collections = data.collections()
+st.caption(f"Statement of account at {as_of.isoformat()}, with the office's aging buckets.")
+statement_downloads(customer_code=code, as_of=as_of, settings=settings, key="statement")
+
+due = data.letters_due_at(as_of, settings.dunning_levels).filter(pl.col("customer_code") == code)
+# One letter per customer (at its highest level due), so at most one row.
+for level_name, count in due.select("level_name", "invoices").iter_rows():
+    with st.expander(f"{level_name} due ({count} invoice{'s' if count != 1 else ''})"):
+        letter_panel(
+            ledger,
+            collections,
+            customer_code=code,
+            as_of=as_of,
+            settings=settings,
+            role=user.role,
+            actor=actor,
+            key="customer_letter",
+        )
+
+open_numbers = items.get_column("invoice_number").to_list() if not items.is_empty() else []
 if may(user.role, Action.ADD_NOTE):
-    with st.form("note_form", clear_on_submit=True):
-        left, right = st.columns([1, 1])
-        kind = left.selectbox("Kind", options=NOTE_KINDS, key="note_kind")
-        when = right.date_input("Date", value=dt.date.today(), format="YYYY-MM-DD", key="note_date")
+    with (
+        st.expander("Log a call, e-mail, note or promise", icon=":material/call:", expanded=True),
+        st.form("note_form"),
+    ):
+        left, middle, right = st.columns(3)
+        kind = left.selectbox(
+            "Kind", options=LOGGED_KINDS, format_func=KIND_LABELS.get, key="note_kind"
+        )
+        when = middle.date_input(
+            "Date", value=dt.date.today(), format="YYYY-MM-DD", key="note_date"
+        )
+        about = right.selectbox(
+            "Invoice",
+            open_numbers,
+            index=None,
+            placeholder="The customer as a whole",
+            key="note_invoice",
+        )
         body = st.text_area("Note", key="note_text")
+        left, middle, right = st.columns(3)
+        promise_date = left.date_input(
+            "Promised payment date",
+            value=None,
+            format="YYYY-MM-DD",
+            key="promise_date",
+            help="Promises only.",
+        )
+        promise_amount = middle.text_input(
+            f"Promised amount ({currency})", key="promise_amount", help="Promises only."
+        )
+        follow_up = right.date_input(
+            "Follow up on",
+            value=None,
+            format="YYYY-MM-DD",
+            key="follow_up_date",
+            help="The customer leaves the worklist until this day, then comes back.",
+        )
         note_guard = SubmitGuard("note")
-        if note_guard.submit_button("Add note"):
-            added = run_write(
+        if note_guard.submit_button("Save"):
+            is_promise = kind == ActivityKind.PROMISE.value
+            stray = not is_promise and (promise_date is not None or promise_amount.strip())
+            if stray:
+                note_guard.finish(
+                    None,
+                    problem="A promised date and amount belong to a promise: "
+                    "choose Promise to pay as the kind, or clear them.",
+                )
+
+            def log(session: object) -> int:
+                amount = (
+                    parse_amount(promise_amount, currency, field="promised amount")
+                    if is_promise
+                    else None
+                )
+                return add_activity(
+                    session,
+                    actor=actor,
+                    data=ActivityCreate(
+                        customer_code=code,
+                        kind=ActivityKind(kind),
+                        activity_date=when if isinstance(when, dt.date) else dt.date.today(),
+                        body=body,
+                        invoice_number=about,
+                        promise_date=promise_date if is_promise else None,
+                        promise_amount_minor=amount,
+                        follow_up_date=follow_up,
+                    ),
+                ).id
+
+            added = run_write(log)
+            # On a refusal the form keeps what was typed; on success it starts afresh.
+            note_guard.finish(
+                added,
+                toast=f"{KIND_LABELS[kind]} logged for {code}.",
+                reset=[
+                    "note_text",
+                    "note_invoice",
+                    "promise_date",
+                    "promise_amount",
+                    "follow_up_date",
+                ],
+            )
+
+if open_numbers and may(user.role, Action.OPEN_DISPUTE):
+    with (
+        st.expander("Dispute an invoice", icon=":material/gavel:"),
+        st.form("dispute_form"),
+    ):
+        left, right = st.columns(2)
+        disputed = left.selectbox("Invoice", open_numbers, key="dispute_invoice")
+        opened = right.date_input(
+            "Opened", value=dt.date.today(), format="YYYY-MM-DD", key="dispute_date"
+        )
+        reason = st.text_area("Reason", key="dispute_reason")
+        dispute_guard = SubmitGuard("dispute")
+        st.caption("A disputed invoice stays in the aging but gets no dunning letters.")
+        if dispute_guard.submit_button("Open dispute"):
+            opened_day = opened if isinstance(opened, dt.date) else dt.date.today()
+            result = run_write(
                 lambda s: (
-                    add_activity(
+                    open_dispute(
                         s,
                         actor=actor,
-                        data=ActivityCreate(
-                            customer_code=code,
-                            kind=ActivityKind(kind),
-                            activity_date=when if isinstance(when, dt.date) else dt.date.today(),
-                            body=body,
+                        data=DisputeOpen(
+                            invoice_number=disputed, reason=reason, opened_date=opened_day
                         ),
                     ).id
                 )
             )
-            note_guard.finish(added, toast=f"{kind.title()} added for {code}.")
+            dispute_guard.finish(
+                result, toast=f"{disputed} marked as disputed.", reset=["dispute_reason"]
+            )
 
 try:
     notes = data.activities(code)
 except BillingError as error:
     st.error(str(error))
     st.stop()
+
+promises = (
+    data.promises_at(as_of)
+    .filter(pl.col("customer_code") == code)
+    .sort("promise_date", descending=True)
+)
+if not promises.is_empty():
+    st.markdown("**Promises to pay**")
+    shown, config = money_table(
+        promises.with_columns(pl.lit(currency).alias("currency")).select(
+            "currency",
+            "activity_date",
+            "promise_date",
+            "promise_amount_minor",
+            "paid_minor",
+            "status",
+        ),
+        {"promise_amount_minor": "Promised", "paid_minor": "Paid towards it"},
+    )
+    config |= {
+        "activity_date": st.column_config.DateColumn("Made on"),
+        "promise_date": st.column_config.DateColumn("Pay by"),
+        "status": st.column_config.TextColumn("Status"),
+    }
+    table(shown.drop("currency"), config, name=f"promises_{code}_{as_of}", key="promises")
+
+customer_disputes = data.disputes_at(as_of, include_closed=True).filter(
+    pl.col("customer_code") == code
+)
+if not customer_disputes.is_empty():
+    st.markdown("**Disputes**")
+    shown, config = money_table(
+        customer_disputes.select(
+            "currency",
+            "invoice_number",
+            "opened_date",
+            "age_days",
+            "reason",
+            "open_minor",
+            "status",
+            "resolution",
+        ),
+        {"open_minor": "Open"},
+    )
+    config |= {
+        "invoice_number": st.column_config.TextColumn("Invoice"),
+        "opened_date": st.column_config.DateColumn("Opened"),
+        "age_days": st.column_config.NumberColumn("Age (days)"),
+        "reason": st.column_config.TextColumn("Reason", width="large"),
+        "status": st.column_config.TextColumn("Status"),
+        "resolution": st.column_config.TextColumn("Resolution"),
+    }
+    table(shown.drop("currency"), config, name=f"disputes_{code}_{as_of}", key="customer_disputes")
+
+st.markdown("**Activity**")
 if notes.is_empty():
-    st.caption("No notes, calls or e-mails logged for this customer yet.")
+    st.caption("No calls, e-mails, notes, promises or letters logged for this customer yet.")
 else:
-    st.dataframe(
-        notes.select("activity_date", "kind", "body", "invoice_number", "created_by"),
-        hide_index=True,
-        column_config={
+    table(
+        notes.select(
+            "activity_date", "kind", "body", "invoice_number", "follow_up_date", "created_by"
+        ),
+        {
             "activity_date": st.column_config.DateColumn("Date"),
             "kind": st.column_config.TextColumn("Kind"),
             "body": st.column_config.TextColumn("Note", width="large"),
             "invoice_number": st.column_config.TextColumn("Invoice"),
+            "follow_up_date": st.column_config.DateColumn("Follow up"),
             "created_by": st.column_config.TextColumn("By"),
         },
+        name=f"activity_{code}",
         key="customer_notes",
     )

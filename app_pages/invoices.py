@@ -25,7 +25,7 @@ from billing.services import (
     post_invoice,
     void_invoice,
 )
-from ui import data, entry
+from ui import data, downloads, entry
 from ui.actions import SubmitGuard, run_write
 from ui.auth import current_actor, current_user
 from ui.filters import invoice_filters
@@ -85,8 +85,8 @@ else:
         invoices = invoices.head(LIST_LIMIT)
     else:
         st.caption(f"{invoices.height:,} invoices")
-    table, columns = invoice_table(invoices)
-    st.dataframe(table, hide_index=True, column_config=columns, key="invoices_table")
+    listed, columns = invoice_table(invoices)
+    downloads.table(listed, columns, name="invoices", key="invoices_table")
 
 # --- New invoice ---------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from billing.errors import BillingError, ValidationError
 from billing.money import parse_amount
 from billing.roles import Action, may
 from billing.services import PaymentCreate, PaymentPosted, allocate_payment, post_payment
-from ui import data, entry
+from ui import data, downloads, entry
 from ui.actions import SubmitGuard, run_write
 from ui.auth import current_actor, current_user
 from ui.format import money, money_table
@@ -208,7 +208,7 @@ config |= {
     "method": st.column_config.TextColumn("Method"),
     "currency": st.column_config.TextColumn("Currency"),
 }
-st.dataframe(table, hide_index=True, column_config=config, key="unapplied_table")
+downloads.table(table, config, name="unapplied_cash", key="unapplied_table")
 
 if not may(role, Action.ALLOCATE_PAYMENT):
     st.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -50,8 +51,9 @@ from billing.db import (
     verify_connection_settings,
     write_session,
 )
-from billing.errors import BillingError
+from billing.errors import BillingError, Problem, ValidationError
 from billing.models import Allocation, Invoice, Payment
+from billing.money import format_amount
 from billing.reports import (
     aging_csv,
     aging_report,
@@ -61,10 +63,17 @@ from billing.reports import (
     kpi_table,
     parse_buckets,
 )
-from billing.repository import load_ledger_frames
+from billing.repository import (
+    load_collection_frames,
+    load_ledger_frames,
+    load_payment_references,
+    load_settings,
+)
 from billing.roles import Actor, Role
 from billing.schema import current_revision, upgrade_database
 from billing.services import add_user
+from billing.statement import build_statement
+from billing.statement_render import statement_csv, statement_pdf
 from billing.validation import parse_date
 from queries.aging import Basis
 from queries.ledger import LedgerFrames
@@ -393,6 +402,83 @@ def _print_report(
         typer.echo(csv(report), nl=False)
     else:
         typer.echo(table(report))
+
+
+STATEMENT_FORMATS = {".pdf": statement_pdf, ".csv": statement_csv}
+
+
+@app.command("statement")
+def statement(
+    customer_code: Annotated[
+        str, typer.Argument(metavar="CUSTOMER_CODE", help="The customer's code.")
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="The statement date (YYYY-MM-DD).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="The file to write: FILE.pdf, or FILE.csv for CSV.")
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="List activity dated after this day (default: 90 days before --as-of).",
+        ),
+    ] = None,
+    buckets: Annotated[
+        str | None,
+        typer.Option(
+            "--buckets",
+            help="Aging bucket boundaries in days, e.g. 30,60,90 (default: the office's).",
+        ),
+    ] = None,
+) -> None:
+    """Write one customer's statement of account at a date: PDF, or CSV for a .csv file."""
+    with _user_errors():
+        render = STATEMENT_FORMATS.get(out.suffix.lower())
+        if render is None:
+            raise ValidationError(Problem("--out", str(out), "must end in .pdf or .csv"))
+        day = parse_date(as_of, field="--as-of")
+        start = parse_date(since, field="--since") if since is not None else None
+        if start is not None and start > day:
+            raise ValidationError(Problem("--since", since, f"is after --as-of {as_of}"))
+        boundaries = parse_buckets(buckets) if buckets is not None else None
+        with read_session(_engine()) as session:
+            ledger = load_ledger_frames(session)
+            collections = load_collection_frames(session)
+            settings = load_settings(session)
+            references = load_payment_references(session, customer_code=customer_code)
+        built = build_statement(
+            ledger,
+            customer_code=customer_code,
+            as_of=day,
+            boundaries=boundaries or settings.aging_buckets,
+            company_name=settings.company_name,
+            collections=collections,
+            since=start,
+            payment_references=references,
+        )
+        _write_whole(out, render(built))
+        typer.echo(
+            f"statement of {built.customer_code} at {day.isoformat()} written to {out}: "
+            f"{built.open_items.height} open item{'' if built.open_items.height == 1 else 's'}, "
+            "balance due "
+            f"{format_amount(built.balance_due_minor, built.currency)} {built.currency}"
+        )
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Write `content` to `path` in one step: a failure leaves no half-written file behind.
+
+    The bytes go to a hidden file beside `path` (created with the usual
+    permissions), which then takes `path`'s name at once.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with partial.open("xb") as file:
+            file.write(content)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        _fail(f"cannot write {path}: {error.strerror or error}")
 
 
 @users_app.command("add")

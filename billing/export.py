@@ -56,19 +56,40 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return _safe_text(frame).write_csv().encode("utf-8")
 
 
+def number_formats(schema: pl.Schema) -> dict[str, str]:
+    """Excel number formats by column: amounts with their currency's digits, grouped.
+
+    A Decimal column (an amount from `ui.format.money_table`) gets exactly its
+    scale's digits, so 12.50 shows as 12.50, not Excel's General "12.5";
+    whole numbers (days, counts, scores) are grouped; ratios show two decimals.
+    """
+    formats = {}
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Decimal):
+            scale = dtype.scale or 0
+            formats[name] = "#,##0" + ("." + "0" * scale if scale else "")
+        elif dtype.is_integer():
+            formats[name] = "#,##0"
+        elif dtype.is_float():
+            formats[name] = "#,##0.00"
+    return formats
+
+
 def xlsx_bytes(frame: pl.DataFrame, *, sheet: str = "Report") -> bytes:
     """`frame` as an Excel workbook: bold header, frozen header row, fitted columns.
 
-    Decimal amounts keep their currency's digits in the cell format; text is
-    neutralised as in CSV, because Excel runs formulas typed as text too.
+    Amounts keep their currency's digits in the cell format (`number_formats`);
+    text is neutralised as in CSV, because Excel runs formulas typed as text too.
     """
     buffer = io.BytesIO()
     # Excel has no time zones: a zoned timestamp (the audit log's, in UTC) is
     # written as the wall-clock time it shows in its own zone.
     zoned = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
     naive = frame.with_columns(pl.col(c).dt.replace_time_zone(None) for c in zoned)
-    _safe_text(naive).write_excel(
+    safe = _safe_text(naive)
+    safe.write_excel(
         buffer,
+        column_formats=number_formats(safe.schema),  # type: ignore[arg-type]
         worksheet=sheet[:31],
         autofit=True,
         freeze_panes=(1, 0),

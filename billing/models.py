@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -64,6 +65,14 @@ class ActivityKind(StrEnum):
     EMAIL = "email"
     PROMISE = "promise"
     DISPUTE = "dispute"
+    LETTER = "letter"
+
+
+class DisputeResolution(StrEnum):
+    """How a dispute ended: settled by a credit note, or closed with the invoice standing."""
+
+    CREDIT_NOTE = "credit_note"
+    CLOSED = "closed"
 
 
 def _enum(enum: type[StrEnum], name: str) -> Enum:
@@ -182,6 +191,8 @@ class Customer(Base):
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     credit_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
+    # The username who chases this customer (the worklist's owner filter); None: nobody yet.
+    owner: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
 
 
@@ -314,7 +325,12 @@ class Adjustment(Base):
 
 
 class CollectionActivity(Base):
-    """A call, e-mail, note, promise to pay or dispute logged while chasing a customer."""
+    """A call, e-mail, note, promise to pay, dispute or dunning letter logged while chasing.
+
+    A `letter` row is one dunning letter sent at `dunning_level` (1 = the first
+    level of the office's settings); the invoices it covered are its
+    `DunningLetterItem` rows.
+    """
 
     __tablename__ = "collection_activities"
     __table_args__ = (
@@ -332,7 +348,67 @@ class CollectionActivity(Base):
     promise_date: Mapped[dt.date | None] = mapped_column(Date)
     promise_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     follow_up_date: Mapped[dt.date | None] = mapped_column(Date)
+    dunning_level: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
+
+
+class DunningLetterItem(Base):
+    """One invoice named in a dunning letter, at that letter's level.
+
+    Unique per (invoice, level): the database itself refuses a second letter
+    at the same level for the same invoice, even from two managers at once.
+    """
+
+    __tablename__ = "dunning_letter_items"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "dunning_level"),
+        CheckConstraint("dunning_level >= 1", "level_positive"),
+        CheckConstraint("open_minor > 0", "open_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("collection_activities.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    dunning_level: Mapped[int] = mapped_column(Integer)
+    # What the letter said was open on the invoice, in its currency's minor units.
+    open_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Dispute(Base):
+    """An invoice the customer contests: out of dunning (not out of the aging) until closed.
+
+    At most one open dispute per invoice (a partial unique index). Closed either
+    by a credit note (`resolution = credit_note`, `adjustment_id` set) or with
+    the invoice standing (`closed`).
+    """
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        CheckConstraint("closed_date IS NULL OR closed_date >= opened_date", "closed_after_opened"),
+        CheckConstraint("(closed_date IS NULL) = (resolution IS NULL)", "closed_with_resolution"),
+        Index(
+            "uq_disputes_open_invoice",
+            "invoice_id",
+            unique=True,
+            sqlite_where=text("closed_date IS NULL"),
+            postgresql_where=text("closed_date IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    opened_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    closed_date: Mapped[dt.date | None] = mapped_column(Date)
+    resolution: Mapped[DisputeResolution | None] = mapped_column(
+        _enum(DisputeResolution, "dispute_resolution")
+    )
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustments.id"))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=_now)
 
 

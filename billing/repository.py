@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 
 import polars as pl
 from sqlalchemy import func, or_, select
@@ -20,12 +21,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from billing.checks import check_ledger
 from billing.clock import as_utc
 from billing.errors import NotFound
+from billing.fast_load import load_ledger_fast, load_ledger_sqlite
 from billing.models import (
     Adjustment,
     Allocation,
     AuditEntry,
     CollectionActivity,
     Customer,
+    Dispute,
+    DunningLetterItem,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -34,6 +38,7 @@ from billing.models import (
 )
 from billing.roles import Role
 from billing.settings import OfficeSettings
+from queries.collections import COLLECTION_SCHEMAS, CollectionFrames
 from queries.ledger import SCHEMAS, LedgerFrames
 
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
@@ -239,8 +244,17 @@ def load_ledger_frames(session: Session) -> LedgerFrames:
     Drafts and void invoices are left out here, once, so no query can count
     them by mistake; allocations and adjustments come only with their posted
     invoice. Frames are collected (the session closes after this call) and
-    handed over lazy.
+    handed over lazy. The same frames, faster (`billing.fast_load`): a
+    read-only session on PostgreSQL is served by a columnar driver when one
+    is installed, SQLite by its own `sqlite3` cursor; anything else by
+    `load_ledger_rows`.
     """
+    fast = load_ledger_fast(session) or load_ledger_sqlite(session)
+    return fast if fast is not None else load_ledger_rows(session)
+
+
+def load_ledger_rows(session: Session) -> LedgerFrames:
+    """`load_ledger_frames` through SQLAlchemy rows in `session`: the reference, the fallback."""
     posted = Invoice.status == InvoiceStatus.POSTED
     statements = {
         "invoices": select(
@@ -288,6 +302,54 @@ def load_ledger_frames(session: Session) -> LedgerFrames:
     return LedgerFrames.from_frames(frames)
 
 
+def load_collection_frames(session: Session) -> CollectionFrames:
+    """Activities, disputes, dunning letter items and owners for `queries/` (`queries.collections`).
+
+    Everything, for every customer: the worklist ranks them all, and these
+    tables stay small beside the ledger (a few rows per customer and month).
+    """
+    statements = {
+        "activities": select(
+            CollectionActivity.id,
+            CollectionActivity.customer_id,
+            CollectionActivity.invoice_id,
+            CollectionActivity.kind,
+            CollectionActivity.activity_date,
+            CollectionActivity.promise_date,
+            CollectionActivity.promise_amount_minor,
+            CollectionActivity.follow_up_date,
+            CollectionActivity.dunning_level,
+            CollectionActivity.created_by,
+        ),
+        "disputes": select(
+            Dispute.id,
+            Dispute.invoice_id,
+            Dispute.customer_id,
+            Dispute.opened_date,
+            Dispute.reason,
+            Dispute.closed_date,
+            Dispute.resolution,
+        ),
+        "letter_items": select(
+            DunningLetterItem.activity_id,
+            DunningLetterItem.invoice_id,
+            CollectionActivity.customer_id,
+            DunningLetterItem.dunning_level,
+            DunningLetterItem.open_minor,
+            CollectionActivity.activity_date,
+        ).join(CollectionActivity, DunningLetterItem.activity_id == CollectionActivity.id),
+        "owners": select(Customer.id, Customer.owner),
+    }
+    frames = {}
+    for name, statement in statements.items():
+        rows = [
+            tuple(value.value if isinstance(value, StrEnum) else value for value in row)
+            for row in session.execute(statement)
+        ]
+        frames[name] = pl.DataFrame(rows, schema=COLLECTION_SCHEMAS[name], orient="row")
+    return CollectionFrames.from_frames(frames)
+
+
 def load_login_users(session: Session) -> list[LoginUser]:
     """Active users with their password hashes, for the login form; inactive users cannot log in."""
     users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
@@ -322,6 +384,7 @@ class CustomerProfile:
     currency: str
     payment_terms_days: int
     credit_limit_minor: int
+    owner: str | None = None
 
 
 def load_customer(session: Session, customer_code: str) -> CustomerProfile:
@@ -338,6 +401,7 @@ def load_customer(session: Session, customer_code: str) -> CustomerProfile:
         currency=customer.currency,
         payment_terms_days=customer.payment_terms_days,
         credit_limit_minor=customer.credit_limit_minor,
+        owner=customer.owner,
     )
 
 
@@ -404,6 +468,28 @@ def load_users(session: Session) -> pl.DataFrame:
         for u in session.scalars(select(User).order_by(User.username))
     ]
     return pl.DataFrame(rows, schema=USER_COLUMNS, orient="row")
+
+
+def load_payment_references(session: Session, *, customer_code: str) -> dict[int, str]:
+    """Payment id → the reference the customer quoted, for one customer's statement."""
+    rows = session.execute(
+        select(Payment.id, Payment.payment_reference)
+        .join(Customer, Payment.customer_id == Customer.id)
+        .where(Customer.customer_code == customer_code)
+    )
+    return {payment_id: reference for payment_id, reference in rows}
+
+
+def load_owner_choices(session: Session) -> tuple[str, ...]:
+    """Usernames a customer can be assigned to: active users who may chase (not finance)."""
+    chasers = [role.value for role in Role if role is not Role.FINANCE]
+    return tuple(
+        session.scalars(
+            select(User.username)
+            .where(User.active.is_(True), User.role.in_(chasers))
+            .order_by(User.username)
+        )
+    )
 
 
 AUDIT_COLUMNS: dict[str, pl.DataType] = {

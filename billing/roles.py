@@ -33,6 +33,10 @@ class Action(StrEnum):
     POST_PAYMENT = "post_payment"
     ALLOCATE_PAYMENT = "allocate_payment"
     ADD_NOTE = "add_note"
+    OPEN_DISPUTE = "open_dispute"
+    CLOSE_DISPUTE = "close_dispute"
+    SEND_DUNNING_LETTER = "send_dunning_letter"
+    ASSIGN_OWNER = "assign_owner"
     ISSUE_CREDIT_NOTE = "issue_credit_note"
     WRITE_OFF = "write_off"
     IMPORT_CSV = "import_csv"
@@ -50,8 +54,12 @@ _CLERK = {
     Action.POST_PAYMENT,
     Action.ALLOCATE_PAYMENT,
     Action.ADD_NOTE,
+    Action.OPEN_DISPUTE,
 }
 _MANAGER = _CLERK | {
+    Action.CLOSE_DISPUTE,
+    Action.SEND_DUNNING_LETTER,
+    Action.ASSIGN_OWNER,
     Action.VOID_INVOICE,
     Action.ISSUE_CREDIT_NOTE,
     Action.WRITE_OFF,

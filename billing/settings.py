@@ -1,4 +1,4 @@
-"""Office-wide settings: company name, default aging buckets, base currency, lock date.
+"""Office-wide settings: company name, aging buckets, base currency, lock date, dunning levels.
 
 Stored as text rows in the `settings` table (key → value) and read back into
 one frozen `OfficeSettings`, with defaults for anything never set, so a new
@@ -11,10 +11,17 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from billing.dunning import (
+    DEFAULT_DUNNING_LEVELS,
+    DunningLevel,
+    format_dunning_levels,
+    parse_dunning_levels,
+)
 from queries.aging import DEFAULT_BOUNDARIES
 
 DEFAULT_COMPANY_NAME = "Billing Office"
 LOCK_DATE_KEY = "lock_date"
+DUNNING_LEVELS_KEY = "dunning_levels"
 
 
 @dataclass(frozen=True)
@@ -25,12 +32,14 @@ class OfficeSettings:
     holds several; None means "the first one present, alphabetically".
     `lock_date` closes the books: nothing dated on or before it may be entered,
     posted or changed (`billing.services._common.ensure_books_open`); None, no lock.
+    `dunning_levels` are the reminder letters and when each is due (`billing.dunning`).
     """
 
     company_name: str = DEFAULT_COMPANY_NAME
     aging_buckets: tuple[int, ...] = DEFAULT_BOUNDARIES
     base_currency: str | None = None
     lock_date: dt.date | None = None
+    dunning_levels: tuple[DunningLevel, ...] = DEFAULT_DUNNING_LEVELS
 
     def as_rows(self) -> dict[str, str]:
         """The settings as the table stores them."""
@@ -39,6 +48,7 @@ class OfficeSettings:
             "aging_buckets": ",".join(str(b) for b in self.aging_buckets),
             "base_currency": self.base_currency or "",
             LOCK_DATE_KEY: self.lock_date.isoformat() if self.lock_date else "",
+            DUNNING_LEVELS_KEY: format_dunning_levels(self.dunning_levels),
         }
 
     @classmethod
@@ -56,6 +66,7 @@ class OfficeSettings:
             ),
             base_currency=rows.get("base_currency", "").strip() or None,
             lock_date=parse_lock_date(rows.get(LOCK_DATE_KEY)),
+            dunning_levels=parse_stored_dunning_levels(rows.get(DUNNING_LEVELS_KEY)),
         )
 
 
@@ -63,3 +74,9 @@ def parse_lock_date(value: str | None) -> dt.date | None:
     """The stored lock date (ISO text); a missing or blank row means the books are open."""
     text = (value or "").strip()
     return dt.date.fromisoformat(text) if text else None
+
+
+def parse_stored_dunning_levels(value: str | None) -> tuple[DunningLevel, ...]:
+    """The stored dunning levels; a missing or blank row means the default ladder."""
+    text = (value or "").strip()
+    return parse_dunning_levels(text) if text else DEFAULT_DUNNING_LEVELS

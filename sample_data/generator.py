@@ -15,12 +15,18 @@ drives volumes, dates and amounts. Habits, by customer behaviour:
 - chronic late: 30 to 90 days late, sometimes short-paying a little that is written off;
 - partial: pays most invoices in 2 or 3 instalments;
 - disputer: disputes about a third of its invoices: long unpaid, some credit notes;
+  each dispute is also a `disputes` row, closed by its credit note or when the
+  invoice is paid in full, else still open;
 - overpayer: often pays a bit more than billed, leaving unapplied cash;
 - stopped: paid normally, then stopped; old unpaid invoices written off, recent ones open.
 
 Every payment is targeted at one invoice, as a clerk posts a remittance, and is
 allocated by the targeted rule of SPEC §2: min(amount, open balance) on its
 received date. Nothing is dated after `today`.
+
+When `seed_demo` creates the demo logins, it also hands the customers to the
+two who chase (the clerk and the manager), leaving one in eight unassigned, so
+the Collections worklist's owner filter has something to show.
 
 Money: every amount is an integer number of minor units. The only floats are
 the log-normal draws that pick a line's *unit price*; `_unit_prices` turns them
@@ -52,11 +58,16 @@ from sqlalchemy.orm import Session
 
 from billing.db import read_session, write_session
 from billing.errors import Problem, ValidationError
-from billing.models import ActivityKind, AdjustmentKind, InvoiceStatus, User
+from billing.models import ActivityKind, AdjustmentKind, DisputeResolution, InvoiceStatus, User
 from billing.money import currency_digits
 from billing.roles import Actor, Role
 from billing.schema import upgrade_database
-from billing.services.bulk import DemoLedger, ensure_empty_ledger, load_demo_ledger
+from billing.services.bulk import (
+    DemoLedger,
+    assign_demo_owners,
+    ensure_empty_ledger,
+    load_demo_ledger,
+)
 from billing.services.users import add_user
 
 Ints = npt.NDArray[np.int64]
@@ -70,6 +81,9 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("finance", Role.FINANCE, "Frankie Finance"),
     ("admin", Role.ADMIN, "Alex Admin"),
 )
+# Demo users who chase customers (and so own some); every UNASSIGNED_EVERY-th customer owns nobody.
+CHASER_ROLES = frozenset({Role.CLERK, Role.MANAGER})
+UNASSIGNED_EVERY = 8
 _EPOCH = dt.date(1970, 1, 1)
 _NEVER = np.iinfo(np.int64).max // 4  # a day number later than any real one
 _US_PER_DAY = 86_400_000_000
@@ -188,6 +202,18 @@ _ACTIVITY_TEXT = {
     ActivityKind.PROMISE: ("Customer promised to pay ", " by "),
     ActivityKind.DISPUTE: ("Customer disputes the quantities billed on ", ""),
 }
+# What the disputer contests (its credit notes are "Credit for disputed quantities").
+_DISPUTE_REASONS = (
+    "Quantities billed do not match the signed delivery note",
+    "Customer says part of the order was never delivered",
+    "Hours billed exceed the hours approved on the timesheets",
+    "Items returned as damaged were billed in full",
+    "More units billed than the purchase order allows",
+)
+_DISPUTE_CLOSING = {
+    DisputeResolution.CREDIT_NOTE: "Credit note for the disputed quantities",
+    DisputeResolution.CLOSED: "Customer accepted the invoice and paid",
+}
 _VOID_REASONS = ("Issued in error", "Duplicate invoice", "Billed to the wrong customer")
 
 
@@ -243,6 +269,7 @@ class SeedSummary:
     allocations: int
     adjustments: int
     activities: int
+    disputes: int
     users: int
     first_date: dt.date
     last_date: dt.date
@@ -252,7 +279,8 @@ class SeedSummary:
         return (
             f"Seeded {self.customers:,} customers, {self.invoices:,} invoices, "
             f"{self.payments:,} payments, {self.allocations:,} allocations, "
-            f"{self.adjustments:,} adjustments and {self.activities:,} collection activities "
+            f"{self.adjustments:,} adjustments, {self.activities:,} collection activities "
+            f"and {self.disputes:,} disputes "
             f"from {self.first_date} to {self.last_date}; {self.users} demo users "
             f"in {self.elapsed_seconds:.1f} s."
         )
@@ -275,6 +303,8 @@ def seed_demo(
     with write_session(engine) as session:
         load_demo_ledger(session, actor=SEED_ACTOR, rows=rows)
         users = _add_demo_users(session)
+        if users:  # a fresh office: the demo clerk and manager share the customers
+            assign_demo_owners(session, actor=SEED_ACTOR, owners=demo_owners())
     counts = rows.counts()
     first = rows.invoices.get_column("issue_date").min()
     return SeedSummary(
@@ -284,6 +314,7 @@ def seed_demo(
         allocations=counts["allocations"],
         adjustments=counts["adjustments"],
         activities=counts["collection_activities"],
+        disputes=counts["disputes"],
         users=users,
         first_date=first if isinstance(first, dt.date) else today,
         last_date=today,
@@ -306,6 +337,20 @@ def _add_demo_users(session: Session) -> int:
             email=f"{username}@billing-office.example",
         )
     return len(DEMO_USERS)
+
+
+def demo_owners() -> dict[int, str]:
+    """Customer id → the demo user who chases it: clerk and manager by turns, 1 in 8 nobody's.
+
+    By position in the fixed roster, so the same customers belong to the same
+    user for every seed.
+    """
+    chasers = [name for name, role, _ in DEMO_USERS if role in CHASER_ROLES]
+    return {
+        position: chasers[position % len(chasers)]
+        for position in range(1, len(demo_customers()) + 1)
+        if position % UNASSIGNED_EVERY != 0
+    }
 
 
 # -- building the rows --------------------------------------------------------------------------
@@ -722,6 +767,14 @@ def _frames(
         today_day=today_day,
         width=width,
     )
+    disputes = _disputes(
+        rng,
+        inv,
+        activities=activities,
+        settled=settled,
+        payments=(p_inv, p_day),
+        adjustments=(a_inv, a_day, a_reason),
+    )
     return DemoLedger(
         customers=customer_frame,
         invoices=invoices,
@@ -730,6 +783,7 @@ def _frames(
         allocations=allocations,
         adjustments=adjustments,
         collection_activities=activities,
+        disputes=disputes,
         seed=seed,
         today=today,
     )
@@ -831,7 +885,7 @@ def _activities(
     order = np.lexsort((k, i, d))
     k, i, d, pd, pa = (a[order] for a in (k, i, d, pd, pa))
     is_promise = k == list(ActivityKind).index(ActivityKind.PROMISE)
-    text = [_ACTIVITY_TEXT[a] for a in ActivityKind]
+    text = [_ACTIVITY_TEXT.get(a, ("", "")) for a in ActivityKind]  # letters: not generated
     frame = pl.DataFrame(
         {
             "id": np.arange(1, i.size + 1, dtype=np.int64),
@@ -852,6 +906,72 @@ def _activities(
         "before", number, "after", pl.col("promise_date").dt.strftime("%Y-%m-%d"), ignore_nulls=True
     )
     return frame.with_columns(body.alias("body")).drop("before", "after")
+
+
+def _disputes(
+    rng: np.random.Generator,
+    inv: _Invoices,
+    *,
+    activities: pl.DataFrame,
+    settled: Ints,
+    payments: tuple[Ints, Ints],
+    adjustments: tuple[Ints, Ints, Ints],
+) -> pl.DataFrame:
+    """One dispute per `dispute` activity, closed the way the invoice's story went by `today`.
+
+    Closed by its credit note ("Credit for disputed quantities") if one was
+    issued, else closed with the invoice standing on the day it was paid in
+    full, else still open. `payments` and `adjustments` are the events up to
+    `today`, adjustments in id order. The generator dates a dispute 5 to 14 days
+    after the due date and its credit note 20 to 90 (the payment later still), so
+    a closing never comes before the opening; `np.maximum` only guards that.
+    """
+    p_inv, p_day = payments
+    a_inv, a_day, a_reason = adjustments
+    n = inv.customer.size
+    opened_rows = activities.filter(pl.col("kind") == ActivityKind.DISPUTE.value)
+    i = opened_rows.get_column("invoice_id").to_numpy().astype(np.int64) - 1
+    opened = opened_rows.get_column("activity_date").cast(pl.Int64).to_numpy()
+
+    credit_id = np.zeros(n, np.int64)  # 0: no dispute credit note (yet)
+    credit_day = np.full(n, _NEVER, np.int64)
+    by_credit = np.flatnonzero(a_reason == _Reason.DISPUTE)
+    credit_id[a_inv[by_credit]] = by_credit + 1  # adjustment ids follow their order
+    credit_day[a_inv[by_credit]] = a_day[by_credit]
+
+    # The day each disputed invoice was settled in full: its last payment or adjustment.
+    disputed = np.zeros(n, np.bool_)
+    disputed[i] = True
+    last_day = np.full(n, -1, np.int64)
+    mine = disputed[p_inv]
+    np.maximum.at(last_day, p_inv[mine], p_day[mine])
+    mine = disputed[a_inv]
+    np.maximum.at(last_day, a_inv[mine], a_day[mine])
+
+    credited = credit_id[i] > 0
+    paid = ~credited & (settled[i] >= inv.total[i])
+    closed = credited | paid
+    closed_day = np.maximum(np.where(credited, credit_day[i], last_day[i]), opened)
+    codes = np.where(credited, 0, 1)  # index into `resolutions`
+    resolutions = [DisputeResolution.CREDIT_NOTE, DisputeResolution.CLOSED]
+    # Drawn last, after every other table's draws: adding disputes left those rows unchanged.
+    reason = rng.integers(0, len(_DISPUTE_REASONS), size=i.size)
+    return pl.DataFrame(
+        {
+            "id": np.arange(1, i.size + 1, dtype=np.int64),
+            "invoice_id": i + 1,
+            "customer_id": inv.customer[i] + 1,
+            "opened_date": _dates(opened),
+            "reason": pl.Series(_DISPUTE_REASONS, dtype=pl.String).gather(reason),
+            "closed_date": _where(_dates(closed_day), closed),
+            "resolution": _where(pl.Series([r.value for r in resolutions]).gather(codes), closed),
+            "resolution_note": _where(
+                pl.Series([_DISPUTE_CLOSING[r] for r in resolutions]).gather(codes), closed
+            ),
+            "adjustment_id": _where(pl.Series(credit_id[i]), credited),
+            "created_at": _stamps(opened, 14),
+        }
+    )
 
 
 # -- column helpers -----------------------------------------------------------------------------

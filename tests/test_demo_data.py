@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -25,6 +25,8 @@ from billing.models import (
     AuditEntry,
     CollectionActivity,
     Customer,
+    Dispute,
+    DisputeResolution,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -42,16 +44,23 @@ from billing.services import (
     post_payment,
     verify_password,
 )
-from billing.services.bulk import LEDGER_MODELS, DemoLedger, check_demo_ledger, load_demo_ledger
+from billing.services.bulk import (
+    LEDGER_MODELS,
+    DemoLedger,
+    assign_demo_owners,
+    check_demo_ledger,
+    load_demo_ledger,
+)
 from sample_data.generator import (
     DEMO_USERS,
     SEED_ACTOR,
     Behaviour,
     build_demo_ledger,
     customer_behaviours,
+    demo_owners,
     seed_demo,
 )
-from tests.conftest import ADMIN, CLERK, sqlite_url
+from tests.conftest import ADMIN, CLERK, FINANCE, MANAGER, sqlite_url
 
 TODAY = dt.date(2026, 6, 30)
 INVOICES = 2_000
@@ -236,6 +245,128 @@ def test_seed_demo_is_deterministic(engine: Engine, tmp_path: Path) -> None:
     other.dispose()
 
 
+def test_seed_demo_opens_and_closes_disputes_as_the_story_goes(engine: Engine) -> None:
+    """At the default size: one dispute per dispute activity, closed by credit or payment."""
+    summary = seed_demo(engine, invoices=3000, seed=42, today=TODAY)
+    with read_session(engine) as s:
+        assert check_ledger(s) == []
+        disputes = list(s.scalars(select(Dispute).order_by(Dispute.id)))
+        activities = s.execute(
+            select(CollectionActivity.invoice_id, CollectionActivity.activity_date).where(
+                CollectionActivity.kind == ActivityKind.DISPUTE
+            )
+        ).all()
+        invoices = {i.id: i for i in s.scalars(select(Invoice))}
+        credits = {a.id: a for a in s.scalars(select(Adjustment))}
+        payments_of: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
+        for invoice_id, day, amount in s.execute(
+            select(Allocation.invoice_id, Allocation.applied_date, Allocation.amount_minor)
+        ):
+            payments_of[invoice_id].append((day, amount))
+
+    assert summary.disputes == len(disputes) > 0
+    assert f"{len(disputes):,} disputes" in str(summary)
+    # One dispute per dispute activity, on that activity's invoice and date.
+    assert sorted((d.invoice_id, d.opened_date) for d in disputes) == sorted(activities)
+    assert len({d.invoice_id for d in disputes}) == len(disputes)  # so at most one open each
+    disputer = {c for c, b in customer_behaviours().items() if b is Behaviour.DISPUTER}
+    dispute_credits = {
+        a.invoice_id for a in credits.values() if a.reason == "Credit for disputed quantities"
+    }
+    credited: set[int] = set()
+    for d in disputes:
+        invoice = invoices[d.invoice_id]
+        assert d.customer_id == invoice.customer_id
+        assert invoice.status is InvoiceStatus.POSTED
+        assert d.opened_by == SEED_ACTOR.name
+        assert d.reason
+        if d.closed_date is None:
+            assert (d.resolution, d.resolution_note, d.adjustment_id, d.closed_by) == (None,) * 4
+            # Still open: no credit note yet and not paid in full by TODAY.
+            assert invoice.settled_minor < invoice.total_minor
+            assert d.invoice_id not in dispute_credits
+            continue
+        assert d.resolution is not None
+        assert d.resolution_note
+        assert d.closed_by == SEED_ACTOR.name
+        assert d.opened_date <= d.closed_date <= TODAY
+        if d.resolution is DisputeResolution.CREDIT_NOTE:
+            assert d.adjustment_id is not None
+            credit = credits[d.adjustment_id]
+            assert credit.invoice_id == d.invoice_id
+            assert credit.kind is AdjustmentKind.CREDIT_NOTE
+            assert credit.date == d.closed_date
+            assert credit.reason == "Credit for disputed quantities"
+            credited.add(d.invoice_id)
+        else:
+            # Closed with the invoice standing: paid in full, the last payment on closed_date.
+            assert d.adjustment_id is None
+            paid = payments_of[d.invoice_id]
+            assert sum(amount for _, amount in paid) == invoice.total_minor
+            assert max(day for day, _ in paid) == d.closed_date
+    # Every dispute credit note on or before TODAY closed its dispute.
+    assert dispute_credits == credited
+    assert {f"C{d.customer_id:03d}" for d in disputes} == disputer  # ids follow C001…C050
+    resolutions = Counter(d.resolution for d in disputes)
+    assert resolutions[None] > 0
+    assert resolutions[DisputeResolution.CREDIT_NOTE] > 0
+    assert resolutions[DisputeResolution.CLOSED] > 0
+    assert len({d.reason for d in disputes}) > 1
+
+
+def test_seed_demo_hands_customers_to_the_demo_clerk_and_manager(engine: Engine) -> None:
+    seed_demo(engine, invoices=100, seed=1, today=TODAY)
+    with read_session(engine) as s:
+        owners = dict(s.execute(select(Customer.id, Customer.owner)).all())
+        audit = s.execute(
+            select(AuditEntry.actor, AuditEntry.after).where(
+                AuditEntry.action == "assign_demo_owners"
+            )
+        ).all()
+    # Every 8th of the 50 customers owns nobody: ids 8, 16, 24, 32, 40, 48 (50 // 8 = 6).
+    assert sorted(i for i, owner in owners.items() if owner is None) == [8, 16, 24, 32, 40, 48]
+    # The others alternate by id: odd ids to the manager, even ids to the clerk.
+    assert owners[1] == owners[3] == "manager"
+    assert owners[2] == owners[4] == "clerk"
+    counts = Counter(owners.values())
+    assert counts == {"clerk": 25 - 6, "manager": 25, None: 6}
+    assert len(audit) == 1
+    assert audit[0].actor == SEED_ACTOR.name
+    assert '"clerk": 19' in audit[0].after
+
+
+def test_assign_demo_owners_checks_role_and_owners(sqlite_engine: Engine) -> None:
+    rows = build_demo_ledger(invoices=50, seed=1, today=TODAY)
+    with write_session(sqlite_engine) as s:
+        load_demo_ledger(s, actor=ADMIN, rows=rows)
+        add_user(s, actor=ADMIN, username="casey", role=Role.CLERK, password="casey-password")
+        add_user(s, actor=ADMIN, username="frankie", role=Role.FINANCE, password="frankie-pass")
+    for actor in (CLERK, MANAGER, FINANCE):
+        with pytest.raises(PermissionDenied), write_session(sqlite_engine) as s:
+            assign_demo_owners(s, actor=actor, owners={1: "casey"})
+    with pytest.raises(ValidationError) as error, write_session(sqlite_engine) as s:
+        assign_demo_owners(s, actor=ADMIN, owners={1: "frankie", 2: "nobody", 99: "casey"})
+    assert {(p.field, p.value) for p in error.value.problems} == {
+        ("owner", "frankie"),  # finance may not chase
+        ("owner", "nobody"),
+        ("customer_id", 99),
+    }
+    with write_session(sqlite_engine) as s:
+        assert assign_demo_owners(s, actor=ADMIN, owners={1: "casey", 3: "casey"}) == 2
+    with read_session(sqlite_engine) as s:
+        owned = dict(s.execute(select(Customer.id, Customer.owner).where(Customer.id <= 3)).all())
+    assert owned == {1: "casey", 2: None, 3: "casey"}
+
+
+def test_demo_owners_alternate_between_the_chasing_users() -> None:
+    owners = demo_owners()
+    assert owners[1] == "manager"
+    assert owners[2] == "clerk"
+    assert 8 not in owners
+    assert set(owners.values()) == {"clerk", "manager"}
+    assert len(owners) == 50 - 50 // 8
+
+
 def test_lines_follow_invoice_math_and_sum_to_totals() -> None:
     rows = build_demo_ledger(invoices=500, seed=3, today=TODAY)
     lines = rows.invoice_lines
@@ -258,6 +389,15 @@ def test_build_is_reproducible_in_memory() -> None:
     for (table, left), (_, right) in zip(a.frames(), b.frames(), strict=True):
         assert left.equals(right), table.name
     assert not a.payments.equals(build_demo_ledger(invoices=300, seed=12, today=TODAY).payments)
+
+
+def test_disputes_are_reproducible_and_follow_the_seed() -> None:
+    a = build_demo_ledger(invoices=3000, seed=42, today=TODAY).disputes
+    b = build_demo_ledger(invoices=3000, seed=42, today=TODAY).disputes
+    assert a.height > 0
+    assert a.equals(b)
+    assert not a.equals(build_demo_ledger(invoices=3000, seed=43, today=TODAY).disputes)
+    assert a.filter((pl.col("opened_date") > TODAY) | (pl.col("closed_date") > TODAY)).is_empty()
 
 
 @pytest.mark.parametrize("role", [Role.CLERK, Role.MANAGER, Role.FINANCE])
@@ -287,6 +427,8 @@ def test_seed_demo_leaves_existing_users_alone(sqlite_engine: Engine) -> None:
     with read_session(sqlite_engine) as s:
         assert list(s.scalars(select(User.username))) == ["boss"]
         assert check_ledger(s) == []
+        # No demo clerk or manager to hand customers to: nobody owns any.
+        assert set(s.scalars(select(Customer.owner))) == {None}
 
 
 def _tampered(rows: DemoLedger, table: str, change: pl.Expr) -> DemoLedger:
@@ -311,6 +453,16 @@ def _tampered(rows: DemoLedger, table: str, change: pl.Expr) -> DemoLedger:
         ),
         ("payments", pl.lit("EUR").alias("currency"), "payments.currency"),
         ("allocations", pl.col("id").reverse().alias("id"), "allocations.id"),
+        # Seed 5 with 200 invoices has 5 disputes: 2 open, 2 closed by payment, 1 by credit.
+        (
+            "disputes",
+            (pl.col("opened_date") - dt.timedelta(days=1)).alias("closed_date"),
+            "disputes.closed_date",
+        ),
+        ("disputes", pl.lit(1, pl.Int64).alias("invoice_id"), "disputes.invoice_id"),
+        ("disputes", pl.lit("credit_note").alias("resolution"), "disputes.adjustment_id"),
+        ("disputes", pl.lit(None, pl.Int64).alias("adjustment_id"), "disputes.adjustment_id"),
+        ("disputes", pl.lit("settled").alias("resolution"), "disputes.resolution"),
     ],
 )
 def test_load_demo_ledger_refuses_rows_that_break_the_ledger_rules(
@@ -322,6 +474,23 @@ def test_load_demo_ledger_refuses_rows_that_break_the_ledger_rules(
     assert field in {p.field for p in error.value.problems}
     with read_session(sqlite_engine) as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_load_demo_ledger_refuses_a_second_open_dispute_on_an_invoice(
+    sqlite_engine: Engine,
+) -> None:
+    rows = build_demo_ledger(invoices=200, seed=5, today=TODAY)
+    first_open = rows.disputes.filter(pl.col("closed_date").is_null()).head(1)
+    again = first_open.with_columns(pl.lit(rows.disputes.height + 1, pl.Int64).alias("id"))
+    frames = {t.name: f for t, f in rows.frames()}
+    frames["disputes"] = pl.concat([rows.disputes, again])
+    tampered = DemoLedger(**frames, seed=rows.seed, today=rows.today)
+    with pytest.raises(ValidationError) as error, write_session(sqlite_engine) as s:
+        load_demo_ledger(s, actor=ADMIN, rows=tampered)
+    assert [(p.field, p.value) for p in error.value.problems] == [
+        ("disputes.invoice_id", first_open.item(0, "id"))
+    ]
+    assert "more than one open dispute" in error.value.problems[0].message
 
 
 def test_seed_demo_needs_a_positive_invoice_count(sqlite_engine: Engine) -> None:

@@ -75,7 +75,7 @@ def test_profile_balances_and_behaviour_of_c001(app_db: str) -> None:
     assert items["bucket"][0] == "31-60"
     # finance reads only: no forms
     assert not at.text_input  # no New customer / Edit / Note inputs
-    assert "No notes, calls or e-mails" in page_text(at)
+    assert "No calls, e-mails, notes, promises or letters" in page_text(at)
 
 
 def test_customer_from_the_url(app_db: str) -> None:
@@ -161,7 +161,7 @@ def test_add_a_note(app_db: str) -> None:
     at.text_area(key="note_text").input("Promised to pay on Friday")
     at.button(key="note_submit").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert [t.value for t in at.toast] == ["Call added for C001."]
+    assert [t.value for t in at.toast] == ["Call logged for C001."]
     notes = table_with(at, "body")
     assert list(notes["kind"]) == ["call"]
     assert list(notes["body"]) == ["Promised to pay on Friday"]
@@ -170,9 +170,10 @@ def test_add_a_note(app_db: str) -> None:
 
 def test_an_empty_note_is_refused(app_db: str) -> None:
     at = open_customers("clerk")
+    at.selectbox(key="note_kind").select("note")  # a call may be logged bare; a note has text
     at.button(key="note_submit").click().run()
     assert "body" in at.error[0].value
-    assert "No notes, calls or e-mails" in page_text(at)
+    assert "No calls, e-mails, notes, promises or letters" in page_text(at)
 
 
 def test_no_customers_yet_says_how_to_add_one(

@@ -15,6 +15,7 @@ CLERK_ACTIONS = {
     Action.POST_PAYMENT,
     Action.ALLOCATE_PAYMENT,
     Action.ADD_NOTE,
+    Action.OPEN_DISPUTE,  # a customer rings a clerk to contest an invoice
 }
 MANAGER_ONLY = {
     Action.VOID_INVOICE,
@@ -22,6 +23,9 @@ MANAGER_ONLY = {
     Action.WRITE_OFF,
     Action.EDIT_CUSTOMER_TERMS,
     Action.IMPORT_CSV,
+    Action.CLOSE_DISPUTE,  # closing without a credit note is a decision, as a credit note is
+    Action.SEND_DUNNING_LETTER,
+    Action.ASSIGN_OWNER,
 }
 
 

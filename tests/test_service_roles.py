@@ -31,6 +31,7 @@ from billing.services import (
     AdjustmentCreate,
     CustomerCreate,
     CustomerUpdate,
+    DisputeOpen,
     InvoiceCreate,
     LineCreate,
     PaymentCreate,
@@ -39,11 +40,16 @@ from billing.services import (
     add_user,
     adjust_invoice,
     allocate_payment,
+    assign_owner,
+    close_dispute,
     create_customer,
     create_invoice,
+    open_dispute,
     post_invoice,
     post_payment,
+    record_letter_sent,
     reset_password,
+    resolve_dispute_with_credit_note,
     set_lock_date,
     set_user_active,
     set_user_role,
@@ -145,6 +151,11 @@ CASES: dict[str, Case] = {
                 s, actor=a, customer_code="C001", changes=CustomerUpdate(credit_limit_minor=5000)
             )
         ),
+        MANAGERS,
+    ),
+    "assign the customer's owner": Case(
+        assign_owner,
+        in_session(lambda s, a: assign_owner(s, actor=a, customer_code="C001", owner="target")),
         MANAGERS,
     ),
     "enter draft invoice": Case(
@@ -260,6 +271,48 @@ CASES: dict[str, Case] = {
             )
         ),
         ALL,
+    ),
+    "open dispute": Case(
+        open_dispute,
+        in_session(lambda s, a: open_dispute(s, actor=a, data=DisputeOpen("INV-1", "damaged", D))),
+        ALL,
+    ),
+    # The dispute is opened by an admin in the same transaction: refused, both roll back.
+    "close dispute": Case(
+        close_dispute,
+        in_session(
+            lambda s, a: (
+                open_dispute(s, actor=ADMIN, data=DisputeOpen("INV-1", "damaged", D)),
+                close_dispute(s, actor=a, invoice_number="INV-1", closed_date=D, note="ok"),
+            )
+        ),
+        MANAGERS,
+    ),
+    "resolve dispute with a credit note": Case(
+        resolve_dispute_with_credit_note,
+        in_session(
+            lambda s, a: (
+                open_dispute(s, actor=ADMIN, data=DisputeOpen("INV-1", "damaged", D)),
+                resolve_dispute_with_credit_note(
+                    s, actor=a, invoice_number="INV-1", amount_minor=100, credit_date=D, note="ok"
+                ),
+            )
+        ),
+        MANAGERS,
+    ),
+    "send dunning letter": Case(
+        record_letter_sent,
+        in_session(
+            lambda s, a: record_letter_sent(
+                s,
+                actor=a,
+                customer_code="C001",
+                letter_date=dt.date(2026, 2, 16),  # INV-1 due 02-09: 7 days, the Reminder
+                invoice_numbers=["INV-1"],
+                body="Dear Acme Ltd",
+            )
+        ),
+        MANAGERS,
     ),
     "add user": Case(
         add_user,

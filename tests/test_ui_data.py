@@ -1,4 +1,4 @@
-"""The ledger version is read once per run, and again after a write in that run."""
+"""The versions are read once per run, again after a write in that run, and move by area."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ def _script() -> None:
 
     url = database_url()
     data.begin_run()
-    first = data.current_version(url)
+    first = data.current_versions(url).audit
     with write_session(get_engine()) as session:  # as another session or the CLI would
         create_customer(session, actor=CLERK, data=CustomerCreate("C777", "Late Co", "USD"))
-    remembered = data.current_version(url)
+    remembered = data.current_versions(url).audit
     data.forget_version()  # what `ui.actions.run_write` does after its write
-    fresh = data.current_version(url)
+    fresh = data.current_versions(url).audit
     st.write(f"{first == remembered} {fresh != first}")
 
 
@@ -47,7 +47,7 @@ def _show_version() -> None:
     from ui.db import database_url
 
     data.begin_run()
-    st.write(repr(data.current_version(database_url())))
+    st.write(repr(data.current_versions(database_url()).audit))
 
 
 def test_the_next_run_reads_the_version_again(app_db: str) -> None:
@@ -62,3 +62,45 @@ def test_the_next_run_reads_the_version_again(app_db: str) -> None:
     assert not at.exception, at.exception
     # One more audit row: the count and the newest id both move.
     assert at.markdown[0].value != before
+
+
+def _note_between_two_readings() -> None:
+    """Versions and the shared ledger, a call note logged, then both again."""
+    import datetime as dt
+
+    import streamlit as st
+
+    from billing.db import write_session
+    from billing.ledger_cache import Area
+    from billing.models import ActivityKind
+    from billing.services import ActivityCreate, add_activity
+    from tests.conftest import CLERK
+    from ui import data
+    from ui.db import database_url, get_engine
+
+    url = database_url()
+    data.begin_run()
+    before = data.current_versions(url)
+    data.ledger()
+    with write_session(get_engine()) as session:
+        add_activity(
+            session,
+            actor=CLERK,
+            data=ActivityCreate("C001", ActivityKind.CALL, dt.date(2026, 3, 2), body="Called"),
+        )
+    data.forget_version()
+    after = data.current_versions(url)
+    data.ledger()
+    cache = data._ledger_cache(url)
+    st.write(
+        f"{before[Area.LEDGER] == after[Area.LEDGER]} "
+        f"{before[Area.COLLECTIONS] != after[Area.COLLECTIONS]} {cache.loads} {cache.patches}"
+    )
+
+
+def test_a_call_note_moves_the_collections_version_only(app_db: str) -> None:
+    at = AppTest.from_function(_note_between_two_readings, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    # Ledger version kept (the Overview's cache stands), collections moved; the ledger was
+    # read once and not patched, since the note touched none of its rows.
+    assert at.markdown[0].value == "True True 1 0"

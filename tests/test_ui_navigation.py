@@ -7,7 +7,7 @@ import pytest
 from billing.roles import Action, Role
 from ui.navigation import PAGES, PageSpec, pages_for
 
-OPERATIONAL = ["Overview", "Invoices", "Payments", "Aging"]
+OPERATIONAL = ["Overview", "Invoices", "Payments", "Aging", "Collections"]
 ANALYSIS = ["DSO & collections", "Cash flow"]
 
 
@@ -32,6 +32,7 @@ def test_page_addresses_and_titles_are_unique() -> None:
         "invoices",
         "payments",
         "aging",
+        "collections",
         "dso",
         "cash_flow",
         "customers",

@@ -14,6 +14,7 @@ import streamlit as st
 from billing.export import csv_bytes, xlsx_bytes
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF_MIME = "application/pdf"
 
 
 def download_buttons(frame: pl.DataFrame, *, name: str, key: str) -> None:

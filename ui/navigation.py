@@ -47,6 +47,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/invoices.py", "Invoices", ":material/receipt_long:"),
     PageSpec("app_pages/payments.py", "Payments", ":material/payments:"),
     PageSpec("app_pages/aging.py", "Aging", ":material/hourglass_bottom:"),
+    PageSpec("app_pages/collections.py", "Collections", ":material/support_agent:"),
     PageSpec(
         "app_pages/dso.py",
         "DSO & collections",

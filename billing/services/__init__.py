@@ -10,9 +10,17 @@ from billing.services.adjustments import AdjustmentCreate, adjust_invoice
 from billing.services.customers import (
     CustomerCreate,
     CustomerUpdate,
+    assign_owner,
     create_customer,
     update_customer,
 )
+from billing.services.disputes import (
+    DisputeOpen,
+    close_dispute,
+    open_dispute,
+    resolve_dispute_with_credit_note,
+)
+from billing.services.dunning import record_letter_sent
 from billing.services.invoices import (
     InvoiceCreate,
     LineCreate,
@@ -43,6 +51,7 @@ __all__ = [
     "Applied",
     "CustomerCreate",
     "CustomerUpdate",
+    "DisputeOpen",
     "InvoiceCreate",
     "LineCreate",
     "PaymentCreate",
@@ -52,12 +61,17 @@ __all__ = [
     "add_user",
     "adjust_invoice",
     "allocate_payment",
+    "assign_owner",
+    "close_dispute",
     "create_customer",
     "create_invoice",
     "hash_password",
+    "open_dispute",
     "post_invoice",
     "post_payment",
+    "record_letter_sent",
     "reset_password",
+    "resolve_dispute_with_credit_note",
     "set_lock_date",
     "set_user_active",
     "set_user_role",

@@ -1,4 +1,9 @@
-"""Collection activities: notes, calls, e-mails, promises to pay and disputes."""
+"""Collection activities: notes, calls, e-mails and promises to pay.
+
+Disputes and dunning letters are activities too, but each has rules of its
+own and is written only by its own service (`billing.services.disputes`,
+`billing.services.dunning`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ from billing.models import ActivityKind, CollectionActivity
 from billing.roles import Action, Actor, require
 from billing.services._common import customer_by_code, invoice_by_number
 from billing.validation import Checker
+
+# Kinds with rules of their own, written only by their services.
+OWN_SERVICE = {
+    ActivityKind.DISPUTE: "is opened with open_dispute, which takes the invoice out of dunning",
+    ActivityKind.LETTER: "is recorded when a dunning letter is sent (record_letter_sent)",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,8 @@ def add_activity(session: Session, *, actor: Actor, data: ActivityCreate) -> Col
     require(actor, Action.ADD_NOTE)
     kind = ActivityKind(data.kind)
     check = Checker()
+    if kind in OWN_SERVICE:
+        check.add("kind", kind.value, OWN_SERVICE[kind])
     check.date("activity_date", data.activity_date)
     body = check.text("body", data.body, max_len=5000, required=kind is ActivityKind.NOTE) or ""
     check.date("follow_up_date", data.follow_up_date, required=False)

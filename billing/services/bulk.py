@@ -16,17 +16,21 @@ running sums included, and this service, still the only code that writes:
    the generator chose, so allocations reference invoices without reading back;
 4. writes one audit row for the whole load (per-row audit would double its size
    and say nothing a reader could use).
+
+`assign_demo_owners` then hands the demo customers to the demo users who chase
+them, in one UPDATE, when `seed-demo` has just created those users.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 
 import polars as pl
 from psycopg import sql as pg_sql
-from sqlalchemy import Connection, Table, exists, func, insert, select, text
+from sqlalchemy import Connection, Table, case, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from billing import audit
@@ -38,12 +42,17 @@ from billing.models import (
     Allocation,
     CollectionActivity,
     Customer,
+    Dispute,
+    DisputeResolution,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     Payment,
+    User,
 )
-from billing.roles import Action, Actor, require
+from billing.roles import Action, Actor, Role, require
+from billing.services.customers import OWNER_ROLES
+from billing.validation import Checker
 
 # Rows per executemany / COPY chunk: large enough to amortise the call, small
 # enough that one chunk's Python tuples stay a few tens of megabytes.
@@ -59,9 +68,15 @@ LEDGER_MODELS = (
     Allocation,
     Adjustment,
     CollectionActivity,
+    Dispute,
 )
-# Columns the loader fills itself, the way every service stamps its rows.
-_STAMPED = ("created_by",)
+# Columns the loader fills itself with the actor's name, the way every service stamps its
+# rows: always (None), or only where the named column is set (a dispute's closer).
+_STAMPED: dict[str, str | None] = {
+    "created_by": None,
+    "opened_by": None,
+    "closed_by": "closed_date",
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,8 @@ class DemoLedger:
 
     Column names are the tables' column names; dates are `pl.Date`, timestamps
     `pl.Datetime` in UTC, money integer minor units, enums their text values.
-    `created_by` is left out: the loader stamps it with the actor's name.
+    `created_by`, `opened_by` and `closed_by` are left out: the loader stamps
+    them with the actor's name (`closed_by` on closed disputes only).
     """
 
     customers: pl.DataFrame
@@ -80,6 +96,7 @@ class DemoLedger:
     allocations: pl.DataFrame
     adjustments: pl.DataFrame
     collection_activities: pl.DataFrame
+    disputes: pl.DataFrame
     seed: int
     today: dt.date
 
@@ -111,6 +128,7 @@ def ensure_empty_ledger(session: Session) -> None:
             | exists(select(Adjustment.id))
             | exists(select(CollectionActivity.id))
             | exists(select(InvoiceLine.id))
+            | exists(select(Dispute.id))
         )
     )
     if any(found.values()) or others:
@@ -141,7 +159,7 @@ def load_demo_ledger(session: Session, *, actor: Actor, rows: DemoLedger) -> Non
     for table, frame in rows.frames():
         if frame.is_empty():
             continue
-        stamped = frame.with_columns(pl.lit(actor.name).alias(c) for c in _stamped(table))
+        stamped = frame.with_columns(_stamps(table, actor.name))
         if postgres:
             _copy_postgres(connection, table, stamped)
         else:
@@ -167,8 +185,62 @@ def load_demo_ledger(session: Session, *, actor: Actor, rows: DemoLedger) -> Non
     session.flush()
 
 
-def _stamped(table: Table) -> list[str]:
-    return [c for c in _STAMPED if c in table.c]
+def _stamps(table: Table, name: str) -> list[pl.Expr]:
+    stamp = pl.lit(name, dtype=pl.String)
+    return [
+        (stamp if when is None else pl.when(pl.col(when).is_not_null()).then(stamp)).alias(column)
+        for column, when in _STAMPED.items()
+        if column in table.c
+    ]
+
+
+def assign_demo_owners(session: Session, *, actor: Actor, owners: Mapping[int, str]) -> int:
+    """Give customers (by id) their owners in one UPDATE, right after a demo load.
+
+    `assign_owner` takes one customer at a time, each with a row lock and an
+    audit row; the demo hands out all of its customers at once, so this checks
+    the owners the same way (active users who may chase), writes one statement
+    and one audit row. Customers not in `owners` are left as they are.
+    """
+    require(actor, Action.LOAD_DEMO_DATA)
+    require(actor, Action.ASSIGN_OWNER)
+    if not owners:
+        return 0
+    names = sorted(set(owners.values()))
+    roles = dict(
+        session.execute(
+            select(User.username, User.role).where(User.username.in_(names), User.active)
+        ).all()
+    )
+    ids = sorted(owners)
+    known = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids))))
+    check = Checker()
+    for name in names:
+        if name not in roles:
+            check.add("owner", name, "is not an active user of this office")
+        elif Role(roles[name]) not in OWNER_ROLES:
+            check.add("owner", name, f"is {roles[name]}, a read-only role; pick someone who chases")
+    missing = [i for i in ids if i not in known]
+    if missing:
+        check.add("customer_id", missing[0], f"no such customer ({len(missing)} ids)")
+    check.done()
+    session.execute(
+        update(Customer)
+        .where(Customer.id.in_(ids))
+        .values(owner=case(dict(owners), value=Customer.id))
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="assign_demo_owners",
+        entity="customers",
+        entity_id=f"{len(ids)} customers",
+        before=None,
+        after=dict(sorted(Counter(owners.values()).items())),
+    )
+    session.flush()
+    return len(ids)
 
 
 def _date_range(rows: DemoLedger) -> tuple[str | None, str | None]:
@@ -283,7 +355,7 @@ def check_demo_ledger(rows: DemoLedger) -> list[Problem]:
         rows.allocations.lazy(),
         rows.adjustments.lazy(),
     )
-    activities = rows.collection_activities.lazy()
+    activities, disputes = rows.collection_activities.lazy(), rows.disputes.lazy()
     # Unique keys (invoice numbers, payment references, line numbers) are left to the
     # database's unique constraints: a duplicate aborts the insert and rolls the load back,
     # and hashing millions of keys here would cost a third of the loader's peak memory.
@@ -512,4 +584,86 @@ def check_demo_ledger(rows: DemoLedger) -> list[Problem]:
         "id",
         "must be positive",
     )
+    _check_disputes(f, disputes, target=target, owner=owner, adjustments=adjustments)
     return f.problems
+
+
+def _check_disputes(
+    f: _Findings,
+    disputes: pl.LazyFrame,
+    *,
+    target: pl.LazyFrame,
+    owner: pl.LazyFrame,
+    adjustments: pl.LazyFrame,
+) -> None:
+    """The rules `open_dispute` and the closing services keep, and the table's constraints."""
+    disp = disputes.join(target, on="invoice_id", how="left")
+    f.check(
+        "disputes.invoice_id",
+        disp.filter(
+            pl.col("invoice_customer").is_null()
+            | (pl.col("invoice_customer") != pl.col("customer_id"))
+            | (pl.col("status") != InvoiceStatus.POSTED.value)
+        ),
+        "id",
+        "is not a posted invoice of the dispute's customer",
+    )
+    f.check(
+        "disputes.customer_id",
+        disputes.join(owner, on="customer_id", how="anti"),
+        "id",
+        "no such customer",
+    )
+    f.check(
+        "disputes.opened_date",
+        disp.filter(pl.col("opened_date") < pl.col("issue_date")),
+        "id",
+        "is before the invoice's issue date",
+    )
+    resolutions = [r.value for r in DisputeResolution]
+    f.check(
+        "disputes.resolution",
+        disputes.filter(~pl.col("resolution").is_in(resolutions)),
+        "id",
+        f"is not one of {resolutions}",
+    )
+    f.check(
+        "disputes.closed_date",
+        disputes.filter(pl.col("closed_date").is_null() != pl.col("resolution").is_null()),
+        "id",
+        "a closed dispute needs a resolution, an open one neither",
+    )
+    f.check(
+        "disputes.closed_date",
+        disputes.filter(pl.col("closed_date") < pl.col("opened_date")),
+        "id",
+        "is before the dispute was opened",
+    )
+    credit = adjustments.select(
+        pl.col("id").alias("adjustment_id"),
+        pl.col("invoice_id").alias("credited_invoice"),
+        pl.col("kind").alias("adjustment_kind"),
+    )
+    settled_by_credit = (pl.col("resolution") == DisputeResolution.CREDIT_NOTE.value).fill_null(
+        value=False
+    )
+    f.check(
+        "disputes.adjustment_id",
+        disputes.join(credit, on="adjustment_id", how="left").filter(
+            (settled_by_credit != pl.col("adjustment_id").is_not_null())
+            | (pl.col("credited_invoice") != pl.col("invoice_id"))
+            | (pl.col("adjustment_kind") != AdjustmentKind.CREDIT_NOTE.value)
+            | (pl.col("adjustment_id").is_not_null() & pl.col("credited_invoice").is_null())
+        ),
+        "id",
+        "a credit-note resolution needs a credit note on the disputed invoice, others none",
+    )
+    f.check(
+        "disputes.invoice_id",
+        disputes.filter(pl.col("closed_date").is_null())
+        .group_by("invoice_id")
+        .agg(pl.len().alias("open"), pl.col("id").min())
+        .filter(pl.col("open") > 1),
+        "id",
+        "more than one open dispute on the invoice",
+    )

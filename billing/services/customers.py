@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from billing import audit
 from billing.errors import Conflict, ValidationError
-from billing.models import Customer
+from billing.models import Customer, User
 from billing.money import MAX_MINOR, check_currency
-from billing.roles import Action, Actor, require
+from billing.roles import Action, Actor, Role, require
 from billing.services._common import customer_by_code, unique_or_conflict
 from billing.validation import Checker
 
@@ -134,6 +134,47 @@ def update_customer(
         session,
         actor=actor,
         action="update_customer",
+        entity="customer",
+        entity_id=customer.customer_code,
+        before=before,
+        after=audit.snapshot(customer),
+    )
+    return customer
+
+
+# Finance only reads (SPEC §1): a customer cannot be put in the hands of someone who may not chase.
+OWNER_ROLES = frozenset({Role.CLERK, Role.MANAGER, Role.ADMIN})
+
+
+def assign_owner(
+    session: Session, *, actor: Actor, customer_code: str, owner: str | None
+) -> Customer:
+    """Put a customer in the hands of the user who chases it (None: nobody).
+
+    The worklist filters on it, so it must name an active user who may log
+    calls and promises; a typo would silently hide the customer from everyone's list.
+    """
+    require(actor, Action.ASSIGN_OWNER)
+    customer = customer_by_code(session, customer_code, lock=True)
+    username = None
+    if owner is not None and owner.strip():
+        username = owner.strip()
+        user = session.scalars(select(User).where(User.username == username)).first()
+        check = Checker()
+        if user is None:
+            check.add("owner", owner, "is not a user of this office")
+        elif not user.active:
+            check.add("owner", owner, "is deactivated; pick an active user")
+        elif Role(user.role) not in OWNER_ROLES:
+            check.add("owner", owner, f"is {user.role}, a read-only role; pick someone who chases")
+        check.done()
+    before = audit.snapshot(customer)
+    customer.owner = username
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="assign_owner",
         entity="customer",
         entity_id=customer.customer_code,
         before=before,

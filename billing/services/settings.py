@@ -16,13 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import audit
+from billing.dunning import DunningLevel, history_problems, parse_dunning_levels
 from billing.errors import Conflict, ValidationError
-from billing.models import Setting
+from billing.models import DunningLetterItem, Setting
 from billing.money import check_currency
 from billing.reports import parse_buckets
 from billing.roles import Action, Actor, require
 from billing.services._common import forget_lock_date, unique_or_conflict
-from billing.settings import LOCK_DATE_KEY, OfficeSettings, parse_lock_date
+from billing.settings import (
+    DUNNING_LEVELS_KEY,
+    LOCK_DATE_KEY,
+    OfficeSettings,
+    parse_lock_date,
+    parse_stored_dunning_levels,
+)
 from billing.validation import Checker
 
 
@@ -32,15 +39,23 @@ class SettingsUpdate:
 
     A blank currency is a value ("first present"), not "leave unchanged": the
     form always sends what it shows. The lock date is not here (`set_lock_date`).
+    `dunning_levels` is typed as `7:Reminder; 30:Second notice; 60:Final notice`;
+    None leaves the stored levels as they are (a caller that does not show them).
     """
 
     company_name: str
     aging_buckets: str
     base_currency: str = ""
+    dunning_levels: str | None = None
 
 
 def update_settings(session: Session, *, actor: Actor, data: SettingsUpdate) -> OfficeSettings:
-    """Check every field, then store the settings and audit what changed; the lock date stays."""
+    """Check every field, then store the settings and audit what changed; the lock date stays.
+
+    New dunning levels are refused if they would renumber letters on record:
+    levels up to the highest one with letters keep their days (names may
+    change, levels may be added after it; `billing.dunning.history_problems`).
+    """
     require(actor, Action.EDIT_SETTINGS)
     check = Checker()
     name = check.text("company_name", data.company_name, max_len=200)
@@ -55,17 +70,35 @@ def update_settings(session: Session, *, actor: Actor, data: SettingsUpdate) -> 
             currency = check_currency(data.base_currency.strip().upper(), field="base_currency")
         except ValidationError as error:
             check.problems.extend(error.problems)
+    levels: tuple[DunningLevel, ...] | None = None
+    if data.dunning_levels is not None:
+        try:
+            levels = parse_dunning_levels(data.dunning_levels, field="dunning_levels")
+        except ValidationError as error:
+            check.problems.extend(error.problems)
     check.done()
 
     stored = {row.key: row for row in session.scalars(select(Setting).with_for_update())}
     lock = parse_lock_date(stored[LOCK_DATE_KEY].value if LOCK_DATE_KEY in stored else None)
+    row = stored.get(DUNNING_LEVELS_KEY)
+    in_force = parse_stored_dunning_levels(row.value if row is not None else None)
+    if levels is None:
+        levels = in_force
+    elif levels != in_force:
+        # Letter items store only the level number: levels with letters keep their days.
+        used = set(session.scalars(select(DunningLetterItem.dunning_level).distinct()))
+        for message in history_problems(in_force, levels, used):
+            check.add("dunning_levels", data.dunning_levels, message)
+        check.done()
     settings = OfficeSettings(
         company_name=name or "",
         aging_buckets=buckets,
         base_currency=currency,
         lock_date=lock,
+        dunning_levels=levels,
     )
-    rows = {key: value for key, value in settings.as_rows().items() if key != LOCK_DATE_KEY}
+    untouched = {LOCK_DATE_KEY} | ({DUNNING_LEVELS_KEY} if data.dunning_levels is None else set())
+    rows = {key: value for key, value in settings.as_rows().items() if key not in untouched}
     before = {key: stored[key].value for key in rows if key in stored}
     for key, value in rows.items():
         if key in stored:

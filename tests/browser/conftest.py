@@ -15,7 +15,9 @@ then the end of the script run (`data-test-script-state=notRunning`).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import sys
 import tempfile
 import time
@@ -290,3 +292,66 @@ def metric_value(page: Page, label: str) -> str:
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     )
     return metric.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def download_bytes(page: Page, key: str) -> bytes:
+    """The file a `st.download_button` with `key=` hands the browser, as bytes (a PDF, say)."""
+    with page.expect_download() as download:
+        widget(page, key).get_by_role("button").click()
+    return Path(download.value.path()).read_bytes()
+
+
+def set_date(page: Page, key: str, day: dt.date) -> None:
+    """Type `day` into the `st.date_input` with `key=` and commit it.
+
+    The field is three spin buttons (year, month, day) that move on by
+    themselves once a segment is full; closing the field with Escape commits
+    the value (outside a form it reruns the page, inside one it waits for
+    the submit).
+    """
+    field = widget(page, key)
+    field.get_by_role("spinbutton", name="year").click()
+    page.keyboard.type(day.strftime("%Y%m%d"))
+    page.keyboard.press("Escape")
+    expect(field.locator("input[type=date]")).to_have_value(day.isoformat())
+    settle(page)
+
+
+def dataframe(page: Page, column: str) -> Locator:
+    """The `st.dataframe` (or data editor) that has a column headed exactly `column`.
+
+    Dataframes do not carry their `key=` as a class, so they are found by what
+    a user reads; the header is in the grid's accessibility table, not on the canvas.
+    """
+    heading = page.locator("th", has_text=re.compile(rf"^{re.escape(column)}$"))
+    return page.get_by_test_id("stDataFrame").filter(has=heading)
+
+
+def grid_rows(grid: Locator) -> list[dict[str, str]]:
+    """The rows a dataframe has drawn, as {column heading: cell text}.
+
+    Read from the accessibility table glide-data-grid keeps beside its canvas:
+    cells hold the raw value (`2527`, not `2527.00`; dates as `2026-06-30`), and
+    only the rows and columns in view are there, so this suits short, narrow
+    tables or the top-left of big ones (a table's CSV download has the rest).
+    """
+    return grid.locator("table[role=grid]").evaluate(
+        """table => {
+            const heads = [...table.querySelectorAll("thead th")].map(th => th.textContent.trim());
+            return [...table.querySelectorAll("tbody tr")].map(tr => Object.fromEntries(
+                [...tr.querySelectorAll("td")].map((td, i) => [heads[i], td.textContent.trim()])
+            ));
+        }"""
+    )
+
+
+def select_grid_row(grid: Locator, index: int) -> None:
+    """Tick row `index` (0 = first data row) of a dataframe with `on_select` row selection.
+
+    The tick box is the grid's leftmost column; rows are `GRID_ROW_PX` high
+    under a header of the same height.
+    """
+    canvas = grid.get_by_test_id("stDataFrameResizable")
+    canvas.scroll_into_view_if_needed()
+    canvas.click(position={"x": 17, "y": GRID_ROW_PX * (index + 1) + GRID_ROW_PX / 2})
+    settle(grid.page)

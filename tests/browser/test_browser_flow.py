@@ -34,12 +34,13 @@ from tests.browser.conftest import (
 
 pytestmark = pytest.mark.browser
 
-CLERK_PAGES = ["Overview", "Invoices", "Payments", "Aging", "Customers"]
+CLERK_PAGES = ["Overview", "Invoices", "Payments", "Aging", "Collections", "Customers"]
 ANALYST_PAGES = [
     "Overview",
     "Invoices",
     "Payments",
     "Aging",
+    "Collections",
     "DSO & collections",
     "Cash flow",
     "Customers",
