@@ -18,7 +18,7 @@ help:
 	@echo "make clean  remove the virtualenv and caches (keeps data/)"
 	@echo "make screenshots  redraw docs/screenshots/*.png (needs Debian's chromium)"
 	@echo "make loadtest  25 and 50 simulated clerks for 60 s on SQLite and PostgreSQL"
-	@echo "make bench  time the heavy paths at 10k-1M invoices, write BENCHMARKS.md (~25 min)"
+	@echo "make bench  time the heavy paths at 10k-1M invoices, write BENCHMARKS.md (15-40 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -22,7 +22,7 @@ from queries.worklist import SCORE_FORMULA, SCORE_MAX, filter_worklist
 from ui import data
 from ui.actions import SubmitGuard, run_write
 from ui.auth import current_actor, current_user
-from ui.collections import letter_panel
+from ui.collections import disputes_table, letter_panel
 from ui.downloads import download_buttons, table
 from ui.filters import as_of_filter
 from ui.format import money_table
@@ -162,32 +162,7 @@ with disputes_tab:
     if disputes.is_empty():
         st.info(f"No {'' if include_closed else 'open '}disputes in {currency} at {as_of}.")
     else:
-        frame, config = money_table(
-            disputes.select(
-                "currency",
-                "invoice_number",
-                "customer_code",
-                "customer_name",
-                "opened_date",
-                "age_days",
-                "reason",
-                "open_minor",
-                "status",
-                "resolution",
-            ),
-            {"open_minor": "Open"},
-        )
-        config |= {
-            "invoice_number": st.column_config.TextColumn("Invoice"),
-            "customer_code": st.column_config.TextColumn("Customer"),
-            "customer_name": st.column_config.TextColumn("Name"),
-            "opened_date": st.column_config.DateColumn("Opened"),
-            "age_days": st.column_config.NumberColumn("Age (days)"),
-            "reason": st.column_config.TextColumn("Reason", width="large"),
-            "status": st.column_config.TextColumn("Status"),
-            "resolution": st.column_config.TextColumn("Resolution"),
-        }
-        table(frame.drop("currency"), config, name=f"disputes_{as_of}", key="disputes_table")
+        disputes_table(disputes, name=f"disputes_{as_of}", key="disputes_table", customers=True)
 
     open_numbers = (
         disputes.filter(pl.col("status") == "open").get_column("invoice_number").to_list()

@@ -34,7 +34,7 @@ from queries.behaviour import payment_behaviour
 from ui import data
 from ui.actions import SubmitGuard, run_write
 from ui.auth import current_actor, current_user
-from ui.collections import letter_panel, statement_downloads
+from ui.collections import disputes_table, letter_panel, statement_downloads
 from ui.downloads import table
 from ui.filters import as_of_filter, keep_in_url, url_state
 from ui.format import credit_used, days, money, money_table, percent
@@ -449,28 +449,12 @@ customer_disputes = data.disputes_at(as_of, include_closed=True).filter(
 )
 if not customer_disputes.is_empty():
     st.markdown("**Disputes**")
-    shown, config = money_table(
-        customer_disputes.select(
-            "currency",
-            "invoice_number",
-            "opened_date",
-            "age_days",
-            "reason",
-            "open_minor",
-            "status",
-            "resolution",
-        ),
-        {"open_minor": "Open"},
+    disputes_table(
+        customer_disputes,
+        name=f"disputes_{code}_{as_of}",
+        key="customer_disputes",
+        customers=False,
     )
-    config |= {
-        "invoice_number": st.column_config.TextColumn("Invoice"),
-        "opened_date": st.column_config.DateColumn("Opened"),
-        "age_days": st.column_config.NumberColumn("Age (days)"),
-        "reason": st.column_config.TextColumn("Reason", width="large"),
-        "status": st.column_config.TextColumn("Status"),
-        "resolution": st.column_config.TextColumn("Resolution"),
-    }
-    table(shown.drop("currency"), config, name=f"disputes_{code}_{as_of}", key="customer_disputes")
 
 st.markdown("**Activity**")
 if notes.is_empty():

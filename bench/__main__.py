@@ -52,6 +52,7 @@ SEED = 7
 BENCH_DB = "billing_bench"
 ACTOR = Actor("bench", Role.ADMIN)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+CATCH_UPS = 100  # payments the ledger cache catches up with, one at a time
 
 
 def main() -> None:
@@ -277,12 +278,13 @@ def run_backend(
         with read_session(engine) as session:
             return load_ledger_frames(session)
 
-    if fast_load.fast_methods(url):  # on SQLite the app's path is the SQLAlchemy one above
-        stat, got = measure(as_the_app_does, runs=runs)
-        record("load: load_ledger_frames (the app's path)", stat)
-        for name in SCHEMAS:
-            got_frame = _sorted(getattr(got, name).collect())
-            ref.check_same(f"app load {name}", expected[name], got_frame)
+    # PostgreSQL: ADBC in the app's process; SQLite: the session's own sqlite3 cursor.
+    stat, got = measure(as_the_app_does, runs=runs)
+    record("load: load_ledger_frames (the app's path)", stat)
+    for name in SCHEMAS:
+        got_frame = _sorted(getattr(got, name).collect())
+        ref.check_same(f"app load {name}", expected[name], got_frame)
+    out["checks"].append("load: load_ledger_frames (the app's path): all five frames identical")
     ledger = reference_ledger.collect()
     del reference_ledger, expected
 
@@ -341,13 +343,16 @@ def run_backend(
         .collect()
     )
     customers = ledger.customers.select("customer_code", "currency").collect()
-    page = overview_page(url, runs)
+    page = overview_page(url, runs, open_items)
     for name, stat in page.items():
         record(name, stat)
 
     # Writes last: they change the ledger the reads above measured.
     count = writes["payments"]
     record(f"post one payment (of {count:,})", post_payments(engine, open_items, count))
+    stat, check = ledger_after_payments(engine, open_items, CATCH_UPS, compare=size < 1_000_000)
+    record(f"ledger cache: patch after one payment (of {CATCH_UPS})", stat)
+    out["checks"].append(check)
     rows = writes[f"{backend}_csv"]
     if rows:
         stat = import_invoices(engine, customers, rows)
@@ -417,10 +422,17 @@ def profiles(ledger: LedgerFrames, runs: int) -> dict[str, list[tuple[str, float
 # --- the page, the writes -------------------------------------------------------------------
 
 
-def overview_page(url: str, runs: int) -> dict[str, Stat]:
-    """The Overview under AppTest as a logged-in manager: the first run, then warm reruns."""
+def overview_page(url: str, runs: int, open_items: pl.DataFrame) -> dict[str, Stat]:
+    """The Overview under AppTest as a logged-in manager: cold, warm, and after a write.
+
+    After the warm reruns, `runs` payments are posted as another clerk would,
+    each followed by a timed rerun: the ledger patched, the figures computed again.
+    """
     import streamlit as st
     from streamlit.testing.v1 import AppTest
+
+    from billing.services import PaymentCreate, post_payment
+    from ui import data as ui_data
 
     os.environ.update(
         BILLING_DATABASE_URL=url,
@@ -435,7 +447,9 @@ def overview_page(url: str, runs: int) -> dict[str, Stat]:
     next(w for w in at.text_input if w.label == "Username").input("manager")
     next(w for w in at.text_input if w.label == "Password").input("manager-demo")
     next(b for b in at.button if b.label == "Log in").click().run()
-    st.cache_data.clear()  # the login run may have loaded the ledger already: start cold
+    # The login run may have loaded the ledger already: start cold.
+    st.cache_data.clear()
+    ui_data.forget_ledger()
     base = rss_mb()
     start = time.perf_counter()
     at.run()
@@ -444,9 +458,28 @@ def overview_page(url: str, runs: int) -> dict[str, Stat]:
         raise RuntimeError(f"the Overview did not render: {at.exception}")
     cold_stat = Stat(cold, cold, cold, float("nan"), rss_mb() - base, 1)
     warm, _ = measure(at.run, runs=runs, warmup=False)
+    engine = make_engine(url)
+    after_write = []
+    for i, (number, code) in enumerate(open_items.head(runs).rows()):
+        with write_session(engine) as session:
+            post_payment(
+                session,
+                actor=ACTOR,
+                data=PaymentCreate(code, f"PAGE-{i:03d}", AS_OF, 100, invoice_number=number),
+            )
+        start = time.perf_counter()
+        at.run()
+        after_write.append(time.perf_counter() - start)
+    engine.dispose()
+    if at.exception:
+        raise RuntimeError(f"the Overview failed after a payment: {at.exception}")
     st.cache_data.clear()
     st.cache_resource.clear()
-    return {"Overview page, cold (loads the ledger)": cold_stat, "Overview page, warm": warm}
+    return {
+        "Overview page, cold (loads the ledger)": cold_stat,
+        "Overview page, warm": warm,
+        "Overview page, after a payment": from_samples(after_write, 0.0),
+    }
 
 
 def post_payments(engine: Any, open_items: pl.DataFrame, count: int) -> Stat:
@@ -467,6 +500,54 @@ def post_payments(engine: Any, open_items: pl.DataFrame, count: int) -> Stat:
             )
         latencies.append(time.perf_counter() - start)
     return from_samples(latencies, rss_mb() - base)
+
+
+def ledger_after_payments(
+    engine: Any, open_items: pl.DataFrame, count: int, *, compare: bool
+) -> tuple[Stat, str]:
+    """What the app pays after a write: `LedgerCache` catching up with one more payment.
+
+    Each payment is posted (not timed), then the cache's versions and ledger
+    are brought up to date (timed): the patch that replaced a full reload.
+    With `compare`, the patched frames are checked against a full read.
+    """
+    from billing.ledger_cache import LedgerCache
+    from billing.services import PaymentCreate, post_payment
+
+    cache = LedgerCache()
+    cache.versions(engine)
+    cache.ledger(engine)
+    rows = open_items.rows()
+    latencies = []
+    base = rss_mb()
+    for i in range(count):
+        number, code = rows[(i * 7) % len(rows)]
+        with write_session(engine) as session:
+            post_payment(
+                session,
+                actor=ACTOR,
+                data=PaymentCreate(code, f"CACHE-{i:04d}", AS_OF, 100, invoice_number=number),
+            )
+        start = time.perf_counter()
+        cache.versions(engine)
+        cache.ledger(engine).invoices.collect()
+        latencies.append(time.perf_counter() - start)
+    stat = from_samples(latencies, rss_mb() - base)
+    if (cache.loads, cache.patches) != (1, count):
+        raise AssertionError(f"loads {cache.loads}, patches {cache.patches}: expected 1, {count}")
+    check = f"ledger cache: {count} payments patched in, never reloaded"
+    if compare:
+        with read_session(engine) as session:
+            fresh = load_ledger_rows(session)
+        patched = cache.ledger(engine)
+        for name in SCHEMAS:
+            ref.check_same(
+                f"patched {name}",
+                _sorted(getattr(fresh, name).collect()),
+                _sorted(getattr(patched, name).collect()),
+            )
+        check += ", and identical to a full read after"
+    return stat, check
 
 
 def import_invoices(engine: Any, customers: pl.DataFrame, rows: int) -> Stat:

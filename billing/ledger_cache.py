@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import polars as pl
-from sqlalchemy import Engine, Select, or_, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from billing.audit import ledger_version
@@ -143,10 +143,10 @@ class LedgerCache:
 
     The engine comes with each call (the app replaces its engine after an
     outage); the cache belongs to the database. Thread-safe: the app's
-    sessions run on threads of one process. `versions`
-    is cheap (two small queries) and never waits for a load; `ledger` loads the
-    frames on first use and then brings them up to the versions by patching,
-    or by reading them again after a write it cannot place.
+    sessions run on threads of one process. `versions` is cheap (two small
+    queries) and never waits for a load; `ledger` loads the frames on first
+    use, then brings them up to the versions by patching, or by reading them
+    again after a write it cannot place.
     """
 
     def __init__(self, *, patch_limit: int = PATCH_LIMIT) -> None:
@@ -241,7 +241,6 @@ def patch_ledger(
     patched = dict(frames)
     numbers, payment_ids = sorted(touched.invoice_numbers), sorted(touched.payment_ids)
     statements = ledger_statements()
-    posted = Invoice.status == InvoiceStatus.POSTED
     if numbers or payment_ids:
         invoices = frames["invoices"]
         fresh = _frame(
@@ -254,30 +253,36 @@ def patch_ledger(
         patched["invoices"] = _append(
             invoices.filter(~pl.col("invoice_number").is_in(numbers)), fresh
         )
+        # `fresh` holds only posted invoices, so their rows need no join to `invoices`;
+        # a payment's rows on other invoices are joined to keep the posted ones. Each
+        # read is driven by one indexed column: one read with an OR of the two made
+        # PostgreSQL scan the allocations (250 ms a patch at a million invoices).
         patched["adjustments"] = _append(
             frames["adjustments"].filter(~gone),
             _frame(
                 session,
                 "adjustments",
-                statements["adjustments"]
-                .join(Invoice, Adjustment.invoice_id == Invoice.id)
-                .where(posted, Invoice.id.in_(fresh_ids)),
+                statements["adjustments"].where(Adjustment.invoice_id.in_(fresh_ids)),
+            ),
+        )
+        on_fresh = _frame(
+            session,
+            "allocations",
+            statements["allocations"].where(Allocation.invoice_id.in_(fresh_ids)),
+        )
+        by_payments = _frame(
+            session,
+            "allocations",
+            statements["allocations"]
+            .join(Invoice, Allocation.invoice_id == Invoice.id)
+            .where(
+                Allocation.payment_id.in_(payment_ids),
+                Allocation.invoice_id.not_in(fresh_ids),
+                Invoice.status == InvoiceStatus.POSTED,
             ),
         )
         patched["allocations"] = _append(
-            frames["allocations"].filter(~(gone | paid_by)),
-            _frame(
-                session,
-                "allocations",
-                statements["allocations"]
-                .join(Invoice, Allocation.invoice_id == Invoice.id)
-                .where(
-                    posted,
-                    or_(
-                        Allocation.invoice_id.in_(fresh_ids), Allocation.payment_id.in_(payment_ids)
-                    ),
-                ),
-            ),
+            frames["allocations"].filter(~(gone | paid_by)), pl.concat([on_fresh, by_payments])
         )
         patched["payments"] = _append(
             frames["payments"].filter(~paid_by),

@@ -30,6 +30,7 @@ from billing.ledger_cache import (
     LedgerCache,
     Touched,
     changes_since,
+    patch_ledger,
     touched_by,
 )
 from billing.models import ActivityKind, Invoice
@@ -132,6 +133,24 @@ def test_a_write_moves_only_the_areas_it_touched(ledger: Engine) -> None:
     pay(ledger, "C001", "P1", D(2026, 2, 1), 4000)
     after_payment = cache.versions(ledger)
     assert {a for a in Area if after_payment[a] != after_settings[a]} == {Area.LEDGER}
+
+
+def test_a_payment_named_alone_brings_its_allocations(ledger: Engine) -> None:
+    """Today every allocation also audits its invoice. A write that names only the payment
+    must still bring the payment's allocations: the patch does not lean on the invoice rows."""
+    with read_session(ledger) as session:
+        stale = sorted_frames(load_ledger_rows(session))
+    posted = pay(ledger, "C001", "P1", D(2026, 2, 1), 4000)  # 4000 of INV-1's 10000
+    with read_session(ledger) as session:
+        patched = patch_ledger(
+            session,
+            stale,
+            Touched(frozenset({Area.LEDGER}), payment_ids=frozenset({posted.payment_id})),
+        )
+        want = sorted_frames(load_ledger_rows(session))
+    for name in SCHEMAS:
+        assert_frame_equal(want[name], patched[name].sort(patched[name].columns))
+    assert patched["allocations"]["amount_minor"].to_list() == [4000]
 
 
 @pytest.mark.parametrize(

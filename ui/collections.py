@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from billing.errors import BillingError
@@ -20,8 +21,8 @@ from queries.collections import CollectionFrames
 from queries.ledger import LedgerFrames
 from ui import data
 from ui.actions import SubmitGuard, run_write
-from ui.downloads import PDF_MIME
-from ui.format import money
+from ui.downloads import PDF_MIME, table
+from ui.format import money, money_table
 
 
 def letter_panel(
@@ -124,3 +125,37 @@ def statement_downloads(
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def disputes_table(disputes: pl.DataFrame, *, name: str, key: str, customers: bool) -> None:
+    """`queries.disputes.disputes_list` rows as a table with downloads, one currency's amounts.
+
+    The Collections page lists every customer's (`customers=True` adds the
+    code and name columns); a customer's page lists only theirs.
+    """
+    who = ["customer_code", "customer_name"] if customers else []
+    frame, config = money_table(
+        disputes.select(
+            "currency",
+            "invoice_number",
+            *who,
+            "opened_date",
+            "age_days",
+            "reason",
+            "open_minor",
+            "status",
+            "resolution",
+        ),
+        {"open_minor": "Open"},
+    )
+    config |= {
+        "invoice_number": st.column_config.TextColumn("Invoice"),
+        "customer_code": st.column_config.TextColumn("Customer"),
+        "customer_name": st.column_config.TextColumn("Name"),
+        "opened_date": st.column_config.DateColumn("Opened"),
+        "age_days": st.column_config.NumberColumn("Age (days)"),
+        "reason": st.column_config.TextColumn("Reason", width="large"),
+        "status": st.column_config.TextColumn("Status"),
+        "resolution": st.column_config.TextColumn("Resolution"),
+    }
+    table(frame.drop("currency"), config, name=name, key=key)

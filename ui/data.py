@@ -91,6 +91,12 @@ def _ledger_cache(url: str) -> LedgerCache:
     return LedgerCache()
 
 
+def forget_ledger() -> None:
+    """Drop the shared ledger: the next page reads it whole (`make bench`'s cold start)."""
+    _ledger_cache.clear()
+    _load_ledger.clear()
+
+
 def current_versions(url: str) -> Versions:
     """The versions now: the cache keys that expire a loader after a write to what it reads.
 
