@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from queries.ledger import checked_frames, frames_from_rows
+
 ACTIVITIES: dict[str, pl.DataType] = {
     "activity_id": pl.Int64(),
     "customer_id": pl.Int64(),
@@ -68,24 +70,9 @@ class CollectionFrames:
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> CollectionFrames:
         """Wrap the four frames, checking each has exactly the contract's columns and dtypes."""
-        lazy = {}
-        for name, schema in COLLECTION_SCHEMAS.items():
-            frame = frames[name].lazy()
-            actual = dict(frame.collect_schema())
-            if actual != schema:
-                raise ValueError(f"{name} frame has columns {actual}, expected {schema}")
-            lazy[name] = frame
-        return cls(**lazy)
+        return cls(**checked_frames(frames, COLLECTION_SCHEMAS))
 
 
 def collections_from_rows(**tables: Iterable[Mapping[str, Any]]) -> CollectionFrames:
     """Build the frames from lists of row dicts (tests, examples); a missing table is empty."""
-    unknown = tables.keys() - COLLECTION_SCHEMAS.keys()
-    if unknown:
-        raise TypeError(f"unknown tables: {sorted(unknown)}")
-    return CollectionFrames.from_frames(
-        {
-            name: pl.DataFrame(list(tables.get(name, ())), schema=schema, orient="row")
-            for name, schema in COLLECTION_SCHEMAS.items()
-        }
-    )
+    return CollectionFrames.from_frames(frames_from_rows(tables, COLLECTION_SCHEMAS))

@@ -83,14 +83,7 @@ class LedgerFrames:
         A loader that drifts (an Int32 amount, a datetime for a date) would
         otherwise surface as a confusing error deep inside a join.
         """
-        lazy = {}
-        for name, schema in SCHEMAS.items():
-            frame = frames[name].lazy()
-            actual = dict(frame.collect_schema())
-            if actual != schema:
-                raise ValueError(f"{name} frame has columns {actual}, expected {schema}")
-            lazy[name] = frame
-        return cls(**lazy)
+        return cls(**checked_frames(frames, SCHEMAS))
 
     def collect(self) -> LedgerFrames:
         """The same ledger with every frame materialised once, for repeated querying."""
@@ -107,12 +100,31 @@ def customer_names(ledger: LedgerFrames) -> pl.LazyFrame:
 
 def ledger_from_rows(**tables: Iterable[Mapping[str, Any]]) -> LedgerFrames:
     """Build a ledger from lists of row dicts (tests, examples); a missing table is empty."""
-    unknown = tables.keys() - SCHEMAS.keys()
+    return LedgerFrames.from_frames(frames_from_rows(tables, SCHEMAS))
+
+
+def checked_frames(
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame], schemas: Mapping[str, dict[str, pl.DataType]]
+) -> dict[str, pl.LazyFrame]:
+    """Each frame in `schemas`, lazy, once checked to have exactly those columns and dtypes."""
+    lazy = {}
+    for name, schema in schemas.items():
+        frame = frames[name].lazy()
+        actual = dict(frame.collect_schema())
+        if actual != schema:
+            raise ValueError(f"{name} frame has columns {actual}, expected {schema}")
+        lazy[name] = frame
+    return lazy
+
+
+def frames_from_rows(
+    tables: Mapping[str, Iterable[Mapping[str, Any]]], schemas: Mapping[str, dict[str, pl.DataType]]
+) -> dict[str, pl.DataFrame]:
+    """Row dicts as frames in `schemas`' dtypes (tests, examples); a missing table is empty."""
+    unknown = tables.keys() - schemas.keys()
     if unknown:
         raise TypeError(f"unknown tables: {sorted(unknown)}")
-    return LedgerFrames.from_frames(
-        {
-            name: pl.DataFrame(list(tables.get(name, ())), schema=schema, orient="row")
-            for name, schema in SCHEMAS.items()
-        }
-    )
+    return {
+        name: pl.DataFrame(list(tables.get(name, ())), schema=schema, orient="row")
+        for name, schema in schemas.items()
+    }
